@@ -1,0 +1,47 @@
+# dma-buf backed read/write: the kernel series and the rig that proves it.
+# See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+RIG := rig
+
+help:
+	@sed -n 's/^## \(make \)/\1/p' README.md
+
+deps:
+	@$(RIG)/deps.sh
+
+tree: deps
+	@$(RIG)/tree.sh
+
+kernel: tree
+	@$(RIG)/build.sh test
+
+kernel-bench: tree
+	@$(RIG)/build.sh bench
+
+userspace: tree
+	@$(RIG)/userspace.sh
+
+initramfs: kernel userspace
+	@$(RIG)/initramfs.sh test
+
+# The main job: build, boot, run the demo.
+run: initramfs
+	@$(RIG)/run.sh
+
+# The whole test suite; ends with "N passed, N failed, N skipped".
+check:
+	@$(RIG)/check.sh
+
+# Export build/linux's commits to patches/linux/.
+export:
+	@$(RIG)/export.sh
+
+# An interactive guest on the test kernel (console on this terminal).
+shell: initramfs
+	@$(RIG)/vm.sh --shell $(VMARGS)
+
+clean:
+	rm -rf build/obj-* build/initramfs* build/guest build/uapi out
+
+.PHONY: help deps tree kernel kernel-bench userspace initramfs run check export shell clean

@@ -1,0 +1,45 @@
+#!/bin/bash
+# rig/initramfs.sh FLAVOR: build/initramfs-FLAVOR.cpio = the guest userspace
+# (busybox, init, suites, test programs, fio, nvme-cli and their libraries)
+# followed by the modules of build/obj-FLAVOR (the kernel unpacks both).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/rig/kenv.sh"
+flavor=$1
+obj="$top/build/obj-$flavor"
+work="$top/build/initramfs"
+root="$work/root"
+rm -rf "$root" "$work/mod-$flavor"
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root,rig/bin,rig/suites,lib/modules}
+
+cp /bin/busybox "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list-full); do
+	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a" 2>/dev/null || true
+done
+cp "$top/rig/guest/init" "$root/init"
+cp "$top/rig/guest/run-suite" "$root/rig/run-suite"
+cp "$top"/tests/suites/* "$root/rig/suites/"
+mkdir -p "$root/rig/tests"
+cp "$top"/tests/guest/* "$root/rig/tests/"
+cp "$top"/build/guest/bin/* "$root/rig/bin/"
+cp /usr/sbin/nvme "$root/rig/bin/nvme"
+[ -d "$top/build/guest/root" ] && cp -a "$top/build/guest/root/." "$root/"
+
+# Shared libraries of the dynamic programs, at their own paths.
+for b in "$root"/rig/bin/*; do
+	ldd "$b" >/dev/null 2>&1 || continue	# static
+	ldd "$b" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+		[ -e "$root$lib" ] || cp -L --parents "$lib" "$root/"
+	done
+done
+cp /etc/ld.so.cache "$root/etc/" 2>/dev/null || true
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "root:x:0:" > "$root/etc/group"
+
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/userspace.cpio"
+
+mkdir -p "$work/mod-$flavor"
+kmake "$obj" -s modules_install INSTALL_MOD_PATH="$work/mod-$flavor" INSTALL_MOD_STRIP=1 >/dev/null
+(cd "$work/mod-$flavor" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/modules-$flavor.cpio"
+cat "$work/userspace.cpio" "$work/modules-$flavor.cpio" > "$top/build/initramfs-$flavor.cpio"
+echo "initramfs: build/initramfs-$flavor.cpio $(du -h "$top/build/initramfs-$flavor.cpio" | cut -f1)"

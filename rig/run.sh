@@ -1,0 +1,12 @@
+#!/bin/bash
+# rig/run.sh: the main job's last step (make run): boot the patched test
+# kernel in QEMU with an emulated NVMe device and run the demo suite; print
+# what the guest printed and the sum.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out="$top/out/run"
+rm -rf "$out"
+"$top/rig/vm.sh" --suite demo --name demo --iommu "${IOMMU:-off}" --out "$out" --timeout 1800 || true
+sed -n 's/^\(    \)\?# \?//p; /^\(not \)\?ok/p' "$out/demo.tap" | grep -v '^TAP version' || true
+echo
+python3 "$top/rig/tap-summary.py" "$out"/*.tap

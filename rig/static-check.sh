@@ -1,0 +1,107 @@
+#!/bin/bash
+# rig/static-check.sh OUTDIR FLAVOR: the static checks of the series, as TAP
+# in OUTDIR/static.tap:
+#   checkpatch.NNNN  scripts/checkpatch.pl --strict: 0 errors, 0 warnings,
+#                    0 checks, except types a patch explains after its "---"
+#                    in a line "checkpatch-ignore: TYPE[,TYPE] <reason>"
+#   build.NNNN       the kernel (bzImage + modules, FLAVOR config) builds with
+#                    the series applied up to that patch (incremental, ccache)
+#   sparse           make C=2 reports no new warning in the .c files the
+#                    series touches (compared with the base)
+#   kernel-doc       scripts/kernel-doc -none reports no new warning in the
+#                    files the series touches
+# It leaves build/linux checked out at the series' head, built (FLAVOR).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/rig/kenv.sh"
+out=$1 flavor=$2
+obj="$top/build/obj-$flavor"
+mkdir -p "$out/static"
+tapf="$out/static.tap"
+patches=$(ls "$top"/patches/linux/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '/0000-' || true)
+n=$(echo "$patches" | grep -c . || true)
+commits=$(git -C "$tree" rev-list --reverse base..HEAD)
+head_branch=$(git -C "$tree" symbolic-ref -q --short HEAD || git -C "$tree" rev-parse HEAD)
+
+exec 3> "$tapf"
+echo "TAP version 13" >&3
+i=0
+ok() { i=$((i + 1)); echo "ok $i $*" >&3; echo "static: ok $*"; }
+nok() { i=$((i + 1)); echo "not ok $i $1" >&3; shift; [ $# -gt 0 ] && printf '%s\n' "$@" | head -40 | sed 's/^/# /' >&3; echo "static: not ok" >&2; }
+
+if [ "$n" -eq 0 ]; then
+	echo "1..1" >&3
+	ok "series # SKIP the series has no patches yet: nothing to checkpatch, build per patch or sparse-check"
+	"$top/rig/build.sh" "$flavor"
+	exit 0
+fi
+if [ "$(echo "$commits" | grep -c .)" -ne "$n" ]; then
+	echo "static: build/linux has $(echo "$commits" | grep -c .) commits over base, the repo $n patches; run make tree" >&2
+	exit 1
+fi
+echo "1..$((2 * n + 2))" >&3
+
+# checkpatch
+for p in $patches; do
+	b=$(basename "$p" .patch)
+	ign=$(sed -n '/^---$/,/^diff --git/p' "$p" | sed -n 's/^checkpatch-ignore: *\([A-Z_,]*\).*/\1/p' | paste -sd, -)
+	args=(--strict --no-tree --show-types --color=never -q)
+	[ -n "$ign" ] && args+=(--ignore "$ign")
+	if res=$(cd "$tree" && perl scripts/checkpatch.pl "${args[@]}" "$p" 2>&1); then
+		ok "checkpatch.$b${ign:+ # explained: $ign}"
+	else
+		echo "$res" > "$out/static/checkpatch.$b.log"
+		nok "checkpatch.$b" "$res"
+	fi
+done
+
+# Files the series touches.
+files=$(git -C "$tree" diff --name-only --diff-filter=d base HEAD)
+cfiles=$(echo "$files" | grep -E '^(drivers|block|io_uring|fs|mm|kernel|lib)/.*\.c$' || true)
+docfiles=$(echo "$files" | grep -E '\.(c|h)$' | grep -v '^tools/' || true)
+
+sparse_of() {	# sparse warnings of $cfiles in the tree as checked out now
+	local f o
+	for f in $cfiles; do
+		[ -f "$tree/$f" ] || continue
+		o=${f%.c}.o
+		kmake "$obj" C=2 "$o" 2>&1 | grep -E '(warning|error):' | \
+			sed -E 's/:[0-9]+:[0-9]+:/:/' || true
+	done | LC_ALL=C sort
+}
+kdoc_of() {
+	local f
+	for f in $docfiles; do
+		[ -f "$tree/$f" ] || continue
+		(cd "$tree" && perl scripts/kernel-doc -none -Wall "$f" 2>&1) | sed -E 's/:[0-9]+:/:/' || true
+	done | LC_ALL=C sort
+}
+
+"$top/rig/kconfig.sh" "$flavor"
+trap 'git -C "$tree" checkout -q "$head_branch"' EXIT
+git -C "$tree" checkout -q --detach base
+kmake "$obj" -s prepare >/dev/null 2>&1 || true
+sparse_of > "$out/static/sparse.base"
+kdoc_of > "$out/static/kernel-doc.base"
+
+k=0
+for c in $commits; do
+	k=$((k + 1))
+	b=$(basename "$(echo "$patches" | sed -n "${k}p")" .patch)
+	git -C "$tree" checkout -q --detach "$c"
+	start=$(date +%s)
+	if kmake "$obj" bzImage modules > "$out/static/build.$b.log" 2>&1; then
+		ok "build.$b # $(( $(date +%s) - start ))s"
+	else
+		nok "build.$b" "$(grep -E 'error|Error' "$out/static/build.$b.log" | head -20)"
+	fi
+done
+git -C "$tree" checkout -q "$head_branch"
+trap - EXIT
+
+sparse_of > "$out/static/sparse.head"
+new=$(LC_ALL=C comm -13 "$out/static/sparse.base" "$out/static/sparse.head")
+if [ -z "$new" ]; then ok "sparse # $(echo "$cfiles" | grep -c .) file(s)"; else nok sparse "$new"; fi
+kdoc_of > "$out/static/kernel-doc.head"
+new=$(LC_ALL=C comm -13 "$out/static/kernel-doc.base" "$out/static/kernel-doc.head")
+if [ -z "$new" ]; then ok "kernel-doc # $(echo "$docfiles" | grep -c .) file(s)"; else nok kernel-doc "$new"; fi

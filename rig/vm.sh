@@ -1,0 +1,147 @@
+#!/bin/bash
+# rig/vm.sh [options]: boot a kernel in QEMU, run one suite in the guest,
+# collect its TAP, and add the host's own results for the run:
+#   vm.NAME.boot       the guest ran the suite to its end and powered off
+#                      (a hang, a panic or a timeout is a failure)
+#   vm.NAME.kernel-log the console has no KASAN/lockdep/WARN/BUG/hung-task/
+#                      kmemleak/panic report
+# Options:
+#   --kernel FILE    bzImage (default build/obj-test/arch/x86/boot/bzImage)
+#   --initrd FILE    (default build/initramfs-test.cpio)
+#   --suite NAME     file in tests/suites (default check)
+#   --name NAME      run name (default the suite's); files go to OUT/NAME.*
+#   --out DIR        (default out/vm)
+#   --iommu MODE     off | strict | lazy (default off)
+#   --nvme KIND      null | file (default file: a fresh sparse 1 GiB image)
+#   --ivshmem PATH   add an ivshmem-plain device backed by host file PATH
+#   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
+#   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
+#   --shell          interactive: the guest gives a shell on the console
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+kernel="$top/build/obj-test/arch/x86/boot/bzImage"
+initrd="$top/build/initramfs-test.cpio"
+suite=check name="" out="$top/out/vm" iommu=off nvme=file ivshmem="" cpu=""
+smp=2 mem=2G tmo=1800 append="" shell=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift ;;
+	--initrd) initrd=$2; shift ;;
+	--suite) suite=$2; shift ;;
+	--name) name=$2; shift ;;
+	--out) out=$2; shift ;;
+	--iommu) iommu=$2; shift ;;
+	--nvme) nvme=$2; shift ;;
+	--ivshmem) ivshmem=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--timeout) tmo=$2; shift ;;
+	--append) append=$2; shift ;;
+	--shell) shell=1 ;;
+	*) echo "vm: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+name=${name:-$suite}
+mkdir -p "$out"
+con="$out/$name.console.log"
+tap="$out/$name.tap"
+host="$out/$name.host.tap"
+rm -f "$con" "$tap" "$host"
+
+accel=(-accel tcg)
+if [ -z "$cpu" ]; then
+	cpu=max
+	[ -n "$ivshmem" ] && cpu=EPYC	# P2P through the host bridge: RIG-NOTES
+fi
+if [ "${RIG_KVM:-0}" = 1 ]; then
+	accel=(-accel kvm) cpu=host
+fi
+
+machine="q35"
+# DMA API debugging reports every error of the driver the series changes
+# (its filter; the guest's init sets show_all_errors).  Unfiltered, the first
+# error of any driver silences all later ones: the base kernel's udmabuf maps
+# segments longer than its misc device's 64 KiB default under
+# DMA_BUF_IOCTL_SYNC, which would blind the check for nvme.
+cmdline="console=ttyS0 panic=-1 dma_debug_driver=nvme rig.suite=$suite"
+dev=()
+case "$iommu" in
+off) cmdline+=" intel_iommu=off" ;;
+strict|lazy)
+	# With caching-mode=on the guest's intel-iommu driver forces strict mode
+	# ("IOMMU batching disallowed due to virtualization"): lazy needs it off.
+	cm=on
+	[ "$iommu" = lazy ] && cm=off
+	machine+=",kernel-irqchip=split"
+	dev+=(-device intel-iommu,intremap=on,caching-mode=$cm)
+	cmdline+=" intel_iommu=on iommu.strict=$([ "$iommu" = strict ] && echo 1 || echo 0)" ;;
+*) echo "vm: --iommu off|strict|lazy" >&2; exit 2 ;;
+esac
+
+case "$nvme" in
+null) dev+=(-blockdev driver=null-co,node-name=nvm0,size=1G,read-zeroes=on) ;;
+file)
+	img="$out/$name.nvme.img"
+	rm -f "$img"
+	truncate -s 1G "$img"
+	dev+=(-blockdev driver=file,node-name=nvm0f,filename="$img",cache.direct=off
+	      -blockdev driver=raw,node-name=nvm0,file=nvm0f) ;;
+*) echo "vm: --nvme null|file" >&2; exit 2 ;;
+esac
+dev+=(-device nvme,serial=rig0,drive=nvm0)
+if [ -n "$ivshmem" ]; then
+	dev+=(-object memory-backend-file,id=ivsmem,size=16M,share=on,mem-path="$ivshmem"
+	      -device ivshmem-plain,memdev=ivsmem)
+fi
+if [ $shell -eq 1 ]; then
+	cmdline+=" rig.shell=1"
+	exec qemu-system-x86_64 "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
+		-machine "$machine" "${dev[@]}" -nographic -no-reboot \
+		-kernel "$kernel" -initrd "$initrd" -append "$cmdline $append"
+fi
+dev+=(-device virtio-serial-pci -chardev file,id=tap,path="$tap"
+      -device virtserialport,chardev=tap,name=tap)
+
+start=$(date +%s.%N)
+set +e
+timeout -k 10 "$tmo" qemu-system-x86_64 "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
+	-machine "$machine" "${dev[@]}" \
+	-display none -monitor none -serial file:"$con" -no-reboot \
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline $append" \
+	</dev/null >"$out/$name.qemu.log" 2>&1
+rc=$?
+set -e
+secs=$(echo "$(date +%s.%N) - $start" | bc)
+secs=$(printf '%.1f' "$secs")
+
+{
+	echo "TAP version 13"
+	echo "1..2"
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		echo "not ok 1 vm.$name.boot # TIMEOUT: killed after ${tmo}s"
+	elif [ $rc -ne 0 ]; then
+		echo "not ok 1 vm.$name.boot # qemu exit code $rc: $(head -c 300 "$out/$name.qemu.log" | tr '\n' ' ')"
+	elif ! grep -q '^# rig: done' "$tap" 2>/dev/null; then
+		echo "not ok 1 vm.$name.boot # the suite did not finish (guest died: see ${con#$top/})"
+	else
+		echo "ok 1 vm.$name.boot # ${secs}s boot to poweroff"
+	fi
+	pat='BUG:|WARNING:|KASAN|UBSAN|kmemleak:.*new suspected|INFO: task .* blocked|'
+	pat+='possible circular locking|inconsistent lock state|possible recursive locking|'
+	pat+='suspicious RCU usage|Kernel panic|Oops|general protection fault|'
+	pat+='sleeping function called from invalid context|soft lockup|hard LOCKUP|'
+	pat+='lockdep is turned off|refcount_t:|list_add corruption|list_del corruption'
+	if grep -Eq "$pat" "$con" 2>/dev/null; then
+		echo "not ok 2 vm.$name.kernel-log # kernel reports in ${con#$top/}:"
+		grep -E "$pat" "$con" | head -20 | sed 's/^/# /'
+	elif [ ! -s "$con" ]; then
+		echo "not ok 2 vm.$name.kernel-log # no console output"
+	else
+		echo "ok 2 vm.$name.kernel-log"
+	fi
+} > "$host"
+[ -f "$tap" ] || echo "Bail out! no TAP from the guest" > "$tap"
+cat "$host" | grep -E '^(not )?ok' >&2
