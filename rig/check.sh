@@ -14,7 +14,7 @@ stamp() { echo "check: $* ($(( $(date +%s) - t0 ))s)"; }
 fatal() {	# a step that must work for anything to be tested
 	echo "not ok 1 $1" > "$out/$2.tap"
 	stamp "$1 FAILED"
-	python3 "$top/rig/tap-summary.py" "$out"/*.tap
+	cd "$top" && python3 rig/tap-summary.py out/check/*.tap
 	exit 1
 }
 
@@ -33,4 +33,4 @@ for mode in off strict; do
 	stamp "guest run iommu-$mode done"
 done
 echo
-python3 "$top/rig/tap-summary.py" "$out"/*.tap
+cd "$top" && python3 rig/tap-summary.py out/check/*.tap

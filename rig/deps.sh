@@ -16,7 +16,7 @@ APT_PIN=/etc/apt/preferences.d/dmabuf-rw
 
 HOST_PKGS=(
 	build-essential bc bison flex cpio kmod rsync xz-utils python3
-	libelf-dev libssl-dev pkg-config git ccache sparse
+	libelf-dev libssl-dev pkg-config git ccache
 	qemu-system-x86 busybox-static nvme-cli dpkg-dev
 	zlib1g-dev libaio-dev
 )
@@ -30,7 +30,7 @@ want_file() {	# want_file PATH CONTENT: write PATH only if it differs
 }
 
 if [ -f "$stamp" ] && [ -f "$KERNEL_TARBALL" ] && \
-   [ -d "$src/fio" ] && [ -d "$src/liburing" ]; then
+   [ -d "$src/fio" ] && [ -d "$src/liburing" ] && [ -x "$top/build/tools/bin/sparse" ]; then
 	exit 0
 fi
 
@@ -79,12 +79,12 @@ fi
 # Debian patches of fio and liburing are packaging only, so the upstream
 # tarball (hash-checked by apt against the Sources index) is enough then.
 mkdir -p "$src"
-for pkg in fio liburing; do
+for pkg in fio liburing sparse; do
 	[ -d "$src/$pkg" ] && continue
 	tmp=$(mktemp -d "$src/.get-$pkg.XXXX")
 	(cd "$tmp" && apt-get source -q --download-only "$pkg/unstable" >/dev/null 2>&1) || true
 	if ls "$tmp"/*.dsc >/dev/null 2>&1; then
-		(cd "$tmp" && dpkg-source -x ./*.dsc "$pkg" >/dev/null)
+		(cd "$tmp" && dpkg-source -q --no-check -x ./*.dsc "$pkg" >/dev/null 2>&1)
 		ver=$(cd "$tmp" && ls ./*.dsc | sed 's/.*_\(.*\)\.dsc/\1/')
 	elif ls "$tmp"/*.orig.tar.* >/dev/null 2>&1; then
 		orig=$(ls "$tmp"/*.orig.tar.* | grep -v '\.asc$' | head -1)
@@ -99,6 +99,15 @@ for pkg in fio liburing; do
 	mv "$tmp/$pkg" "$src/$pkg"
 	rm -rf "$tmp"
 done
+
+# bookworm's sparse (0.6.4) is too old for 7.3's headers (__typeof_unqual__):
+# the kernel's Makefile then skips C=1/C=2 silently.  Build unstable's.
+if [ ! -x "$top/build/tools/bin/sparse" ]; then
+	make -s -C "$src/sparse" CC=gcc -j"$(nproc)" sparse >/dev/null 2>&1 ||
+		{ echo "deps: building sparse failed" >&2; exit 1; }
+	mkdir -p "$top/build/tools/bin"
+	cp "$src/sparse/sparse" "$top/build/tools/bin/sparse"
+fi
 
 mkdir -p "$(dirname "$stamp")"
 touch "$stamp"

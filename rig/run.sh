@@ -9,4 +9,4 @@ rm -rf "$out"
 "$top/rig/vm.sh" --suite demo --name demo --iommu "${IOMMU:-off}" --out "$out" --timeout 1800 || true
 sed -n 's/^\(    \)\?# \?//p; /^\(not \)\?ok/p' "$out/demo.tap" | grep -v '^TAP version' || true
 echo
-python3 "$top/rig/tap-summary.py" "$out"/*.tap
+cd "$top" && python3 rig/tap-summary.py out/run/*.tap

@@ -35,6 +35,10 @@ if [ "$n" -eq 0 ]; then
 	"$top/rig/build.sh" "$flavor"
 	exit 0
 fi
+if [ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ]; then
+	echo "static: build/linux has uncommitted changes; commit (and make export) first" >&2
+	exit 1
+fi
 if [ "$(echo "$commits" | grep -c .)" -ne "$n" ]; then
 	echo "static: build/linux has $(echo "$commits" | grep -c .) commits over base, the repo $n patches; run make tree" >&2
 	exit 1
@@ -60,20 +64,24 @@ files=$(git -C "$tree" diff --name-only --diff-filter=d base HEAD)
 cfiles=$(echo "$files" | grep -E '^(drivers|block|io_uring|fs|mm|kernel|lib)/.*\.c$' || true)
 docfiles=$(echo "$files" | grep -E '\.(c|h)$' | grep -v '^tools/' || true)
 
+SPARSE="$top/build/tools/bin/sparse"
 sparse_of() {	# sparse warnings of $cfiles in the tree as checked out now
 	local f o
 	for f in $cfiles; do
 		[ -f "$tree/$f" ] || continue
 		o=${f%.c}.o
-		kmake "$obj" C=2 "$o" 2>&1 | grep -E '(warning|error):' | \
+		kmake "$obj" C=2 CHECK="$SPARSE" "$o" 2>&1 | grep -E '(warning|error):' | \
 			sed -E 's/:[0-9]+:[0-9]+:/:/' || true
 	done | LC_ALL=C sort
 }
+# The kernel's Makefile skips the checker silently when it is too old.
+sparse_works=1
+[ "$("$tree/scripts/checker-valid.sh" "$SPARSE" 2>/dev/null)" = 1 ] || sparse_works=0
 kdoc_of() {
 	local f
 	for f in $docfiles; do
 		[ -f "$tree/$f" ] || continue
-		(cd "$tree" && perl scripts/kernel-doc -none -Wall "$f" 2>&1) | sed -E 's/:[0-9]+:/:/' || true
+		(cd "$tree" && perl scripts/kernel-doc -none -Wall "$f" 2>&1) | sed -E 's/:[0-9]+([: ])/:\1/' || true
 	done | LC_ALL=C sort
 }
 
@@ -101,7 +109,13 @@ trap - EXIT
 
 sparse_of > "$out/static/sparse.head"
 new=$(LC_ALL=C comm -13 "$out/static/sparse.base" "$out/static/sparse.head")
-if [ -z "$new" ]; then ok "sparse # $(echo "$cfiles" | grep -c .) file(s)"; else nok sparse "$new"; fi
+if [ $sparse_works -eq 0 ]; then
+	nok sparse "$SPARSE is missing or too old for this kernel (scripts/checker-valid.sh)"
+elif [ -z "$new" ]; then
+	ok "sparse # $(echo "$cfiles" | grep -c .) file(s)"
+else
+	nok sparse "$new"
+fi
 kdoc_of > "$out/static/kernel-doc.head"
 new=$(LC_ALL=C comm -13 "$out/static/kernel-doc.base" "$out/static/kernel-doc.head")
 if [ -z "$new" ]; then ok "kernel-doc # $(echo "$docfiles" | grep -c .) file(s)"; else nok kernel-doc "$new"; fi

@@ -40,12 +40,14 @@ fi
 
 prep_src liburing
 if [ ! -f "$top/build/liburing/src/liburing.a" ] || [ "$top/build/liburing/.rig-patched" -nt "$top/build/liburing/src/liburing.a" ]; then
-	(cd "$top/build/liburing" && ./configure >/dev/null && make -s -j"$JOBS" -C src >/dev/null)
+	(cd "$top/build/liburing" && ./configure && make -j"$JOBS" -C src) > "$top/build/liburing.log" 2>&1 ||
+		{ tail -30 "$top/build/liburing.log" >&2; echo "userspace: liburing build failed" >&2; exit 1; }
 fi
 
 prep_src fio
 if [ ! -x "$top/build/fio/fio" ] || [ "$top/build/fio/.rig-patched" -nt "$top/build/fio/fio" ]; then
-	(cd "$top/build/fio" && ./configure --disable-native >/dev/null && make -s -j"$JOBS" >/dev/null)
+	(cd "$top/build/fio" && ./configure --disable-native && make -j"$JOBS") > "$top/build/fio.log" 2>&1 ||
+		{ tail -30 "$top/build/fio.log" >&2; echo "userspace: fio build failed" >&2; exit 1; }
 fi
 cp -u "$top/build/fio/fio" "$out/bin/fio"
 
