@@ -17,6 +17,8 @@
 #   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
 #   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
 #   --shell          interactive: the guest gives a shell on the console
+# Accelerator: TCG, unless rig/kvm-probe.sh has seen a probe boot under KVM
+# complete (RIG_KVM=1 forces KVM, RIG_KVM=0 skips the probe).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -56,9 +58,12 @@ if [ -z "$cpu" ]; then
 	cpu=max
 	[ -n "$ivshmem" ] && cpu=EPYC	# P2P through the host bridge: RIG-NOTES
 fi
-if [ "${RIG_KVM:-0}" = 1 ]; then
-	accel=(-accel kvm) cpu=host
-fi
+# KVM only where a probe boot proved it works (RIG_KVM=1 forces it, 0 never).
+case "${RIG_KVM:-probe}" in
+1) accel=(-accel kvm) cpu=host ;;
+probe) [ "$("$top/rig/kvm-probe.sh" "$kernel" "$initrd")" = kvm ] && accel=(-accel kvm) cpu=host ;;
+esac
+echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme" >&2
 
 machine="q35"
 # DMA API debugging reports every error of the driver the series changes
@@ -82,7 +87,7 @@ strict|lazy)
 esac
 
 case "$nvme" in
-null) dev+=(-blockdev driver=null-co,node-name=nvm0,size=1G,read-zeroes=on) ;;
+null) dev+=(-blockdev driver=null-co,node-name=nvm0,size=1073741824,read-zeroes=on) ;;
 file)
 	img="$out/$name.nvme.img"
 	rm -f "$img"
