@@ -11,6 +11,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tree="$top/build/linux"
 dir="$top/patches/linux"
 mkdir -p "$dir"
+# Debian's top-level .gitignore ("/*") hides every new file from git add -A.
+new=$(git -C "$tree" ls-files --others --ignored --exclude-standard)
+if [ -n "$new" ]; then
+	echo "export: files in build/linux that no commit has (Debian's .gitignore hides them;" >&2
+	echo "export: add them with git add -f, or delete them):" >&2
+	echo "$new" | sed 's/^/  /' >&2
+	exit 1
+fi
 if ! git -C "$tree" diff --quiet HEAD; then
 	echo "export: build/linux has uncommitted changes; commit them first" >&2
 	exit 1

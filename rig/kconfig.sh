@@ -1,7 +1,7 @@
 #!/bin/bash
 # rig/kconfig.sh FLAVOR: write build/obj-FLAVOR/.config from tinyconfig plus
-# rig/config/base.config, rig/config/FLAVOR.config and the series' selftest
-# config fragments, and check that every option they ask for came out as asked.
+# rig/config/base.config, rig/config/FLAVOR.config and the fragments of the
+# tree listed in rig/config/FLAVOR.tree-fragments, and check that every option they ask for came out as asked.
 # The .config is replaced only when it changes, so builds stay incremental.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,9 +9,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 flavor=$1
 obj="$top/build/obj-$flavor"
 frags=("$top/rig/config/base.config" "$top/rig/config/$flavor.config")
-for f in "$tree"/tools/testing/selftests/dmabuf-rw/config; do
-	[ -f "$f" ] && frags+=("$f")
-done
+if [ -f "$top/rig/config/$flavor.tree-fragments" ]; then
+	for f in $(grep -v '^#' "$top/rig/config/$flavor.tree-fragments"); do
+		[ -f "$tree/$f" ] && frags+=("$tree/$f")
+	done
+fi
 
 mkdir -p "$obj"
 tmp="$obj/.config.rig-new"

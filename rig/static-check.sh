@@ -35,7 +35,8 @@ if [ "$n" -eq 0 ]; then
 	"$top/rig/build.sh" "$flavor"
 	exit 0
 fi
-if [ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ]; then
+if [ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ] ||
+   [ -n "$(git -C "$tree" ls-files --others --ignored --exclude-standard)" ]; then
 	echo "static: build/linux has uncommitted changes; commit (and make export) first" >&2
 	exit 1
 fi
@@ -85,9 +86,11 @@ kdoc_of() {
 	done | LC_ALL=C sort
 }
 
-"$top/rig/kconfig.sh" "$flavor"
+# Every step is configured from the fragments as they are at that step (a
+# symbol the series adds does not exist before it, and Kconfig drops it).
 trap 'git -C "$tree" checkout -q "$head_branch"' EXIT
 git -C "$tree" checkout -q --detach base
+"$top/rig/kconfig.sh" "$flavor" >/dev/null
 kmake "$obj" -s prepare >/dev/null 2>&1 || true
 sparse_of > "$out/static/sparse.base"
 kdoc_of > "$out/static/kernel-doc.base"
@@ -98,7 +101,9 @@ for c in $commits; do
 	b=$(basename "$(echo "$patches" | sed -n "${k}p")" .patch)
 	git -C "$tree" checkout -q --detach "$c"
 	start=$(date +%s)
-	if kmake "$obj" bzImage modules > "$out/static/build.$b.log" 2>&1; then
+	if ! "$top/rig/kconfig.sh" "$flavor" > "$out/static/build.$b.log" 2>&1; then
+		nok "build.$b" "$(cat "$out/static/build.$b.log")"
+	elif kmake "$obj" bzImage modules >> "$out/static/build.$b.log" 2>&1; then
 		ok "build.$b # $(( $(date +%s) - start ))s"
 	else
 		nok "build.$b" "$(grep -E 'error|Error' "$out/static/build.$b.log" | head -20)"
