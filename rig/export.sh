@@ -4,6 +4,9 @@
 # signature, fixed numbering, a base-commit line, and a cover letter whose
 # subject and text come from patches/linux/cover-letter.txt (first line the
 # subject, then the body); git fills in the shortlog and diffstat.
+# A commit's git note goes below its "---" line (for reviewers, not for git
+# am): that is where a patch explains a checkpatch report it keeps, as
+# "checkpatch-ignore: TYPE[,TYPE] reason".
 # Also records the base the series was last exported against (BASE).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +32,7 @@ if [ "$n" -gt 0 ]; then
 	cover=()
 	[ "$n" -gt 1 ] && cover=(--cover-letter)
 	git -C "$tree" -c core.abbrev=12 -c diff.noprefix=false -c format.signoff=false \
-		format-patch -q --zero-commit --no-signature --no-numbered-files \
+		format-patch -q --zero-commit --no-signature --no-numbered-files --notes \
 		--subject-prefix=PATCH --base=base "${cover[@]}" -o "$dir" base..HEAD >/dev/null
 	cl="$dir/0000-cover-letter.patch"
 	if [ -f "$cl" ]; then

@@ -49,7 +49,7 @@ echo "1..$((2 * n + 2))" >&3
 # checkpatch
 for p in $patches; do
 	b=$(basename "$p" .patch)
-	ign=$(sed -n '/^---$/,/^diff --git/p' "$p" | sed -n 's/^checkpatch-ignore: *\([A-Z_,]*\).*/\1/p' | paste -sd, -)
+	ign=$(sed -n '/^---$/,/^diff --git/p' "$p" | sed -n 's/^ *checkpatch-ignore: *\([A-Z_,]*\).*/\1/p' | paste -sd, -)
 	args=(--strict --no-tree --show-types --color=never -q)
 	[ -n "$ign" ] && args+=(--ignore "$ign")
 	if res=$(cd "$tree" && perl scripts/checkpatch.pl "${args[@]}" "$p" 2>&1); then

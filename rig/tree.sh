@@ -61,6 +61,7 @@ else
 	git -C "$tree" init -q -b series
 	git -C "$tree" config core.autocrlf false
 	git -C "$tree" config gc.auto 0
+	git -C "$tree" config notes.rewriteRef refs/notes/commits
 	# The tarball carries the kernel's own .gitignore files; the base commit
 	# must hold every file of the tarball, ignored or not.
 	git -C "$tree" add -A -f .
@@ -79,6 +80,10 @@ for p in $(series_files); do
 		git -C "$tree" am --abort || true
 		exit 1
 	fi
+	# git am drops the "Notes:" below the "---" line: keep them as notes.
+	note=$(sed -n '/^---$/,/^diff --git/p' "$p" |
+	       sed -n '/^Notes:$/,/^$/{/^    /s/^    //p}')
+	[ -z "$note" ] || git -C "$tree" notes add -f -m "$note" HEAD
 	n=$((n + 1))
 done
 echo "$want $(git -C "$tree" rev-parse HEAD)" > "$state"

@@ -75,6 +75,8 @@ machine="q35"
 # dma-buf suites take minutes under TCG and KASAN).
 cmdline="console=ttyS0 panic=-1 dma_debug_driver=nvme rig.suite=$suite"
 cmdline+=" kunit.filter_glob=${RIG_KUNIT_GLOB:-dma-token*}"
+# One poll queue, so that IOPOLL rings work on the NVMe device.
+cmdline+=" nvme.poll_queues=1"
 dev=()
 case "$iommu" in
 off) cmdline+=" intel_iommu=off" ;;
