@@ -1,7 +1,8 @@
 #!/bin/bash
 # rig/kconfig.sh FLAVOR: write build/obj-FLAVOR/.config from tinyconfig plus
 # rig/config/base.config, rig/config/FLAVOR.config and the fragments of the
-# tree listed in rig/config/FLAVOR.tree-fragments, and check that every option they ask for came out as asked.
+# tree listed in rig/config/FLAVOR.tree-fragments, and check that every
+# option they ask for came out as asked.
 # The .config is replaced only when it changes, so builds stay incremental.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

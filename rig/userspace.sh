@@ -41,15 +41,7 @@ fi
 prep_src liburing
 if [ ! -f "$top/build/liburing/src/liburing.a" ] || [ "$top/build/liburing/.rig-patched" -nt "$top/build/liburing/src/liburing.a" ]; then
 	(cd "$top/build/liburing" && ./configure && make -j"$JOBS" -C src) > "$top/build/liburing.log" 2>&1 ||
-		{ tail -30 "$top/build/liburing.log" >&2; # The series' kselftests, with their own Makefile (kselftest lib.mk).
-st="$tree/tools/testing/selftests/dmabuf-rw"
-if [ -f "$st/Makefile" ]; then
-	make -s -C "$st" OUTPUT="$out/bin" KHDR_INCLUDES="-isystem $hdr/include" \
-		CFLAGS="-O2 -Wall -static -isystem $hdr/include -I$tree/tools/testing/selftests" \
-		> "$top/build/selftests.log" 2>&1 ||
-		{ tail -30 "$top/build/selftests.log" >&2; echo "userspace: selftests build failed" >&2; exit 1; }
-fi
-echo "userspace: liburing build failed" >&2; exit 1; }
+		{ tail -30 "$top/build/liburing.log" >&2; echo "userspace: liburing build failed" >&2; exit 1; }
 fi
 
 prep_src fio
