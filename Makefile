@@ -33,6 +33,10 @@ run: initramfs
 check:
 	@$(RIG)/check.sh
 
+# tests/guest/liburing-base.txt: liburing's failures on the unpatched base.
+liburing-baseline: tree
+	@$(RIG)/liburing-baseline.sh
+
 # Export build/linux's commits to patches/linux/.
 export:
 	@$(RIG)/export.sh
@@ -42,6 +46,6 @@ shell: initramfs
 	@$(RIG)/vm.sh --shell $(VMARGS)
 
 clean:
-	rm -rf build/obj-* build/initramfs* build/guest build/uapi out
+	rm -rf build/obj-* build/initramfs* build/guest build/uapi build/linux-base out
 
-.PHONY: help deps tree kernel kernel-bench userspace initramfs run check export shell clean
+.PHONY: help deps tree kernel kernel-bench userspace initramfs run check liburing-baseline export shell clean

@@ -5,7 +5,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/rig/kenv.sh"
 flavor=$1
-obj="$top/build/obj-$flavor"
+obj=$(objdir "$flavor")
 "$top/rig/kconfig.sh" "$flavor"
 start=$(date +%s)
 log="$obj/build.log"

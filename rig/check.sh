@@ -1,7 +1,8 @@
 #!/bin/bash
 # rig/check.sh: the whole test suite (make check).  Static checks of the
 # series (which also build the test kernel at every patch), then the guest
-# suite tests/suites/check on the test kernel with the IOMMU off and strict.
+# suite tests/suites/check on the test kernel with the IOMMU off and strict,
+# then liburing's own test suite (tests/suites/liburing) with the IOMMU off.
 # TAP files and console logs go to out/check/; the last line is the sum.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,5 +33,23 @@ for mode in off strict; do
 		--timeout "${RIG_VM_TIMEOUT:-1800}"
 	stamp "guest run iommu-$mode done"
 done
+
+# liburing's own test suite on the patched kernel: a failure counts unless
+# the unpatched base kernel has it too (tests/guest/liburing-base.txt, made
+# by `make liburing-baseline` for this base and this liburing).
+lb="$top/tests/guest/liburing-base.txt"
+want="$(head -1 "$top/patches/linux/BASE") / liburing $(cat "$top/build/src/liburing/.debian-version")"
+have="$(sed -n 's/^# base: //p' "$lb" 2>/dev/null) / liburing $(sed -n 's/^# liburing: //p' "$lb" 2>/dev/null)"
+{
+	echo "1..1"
+	if [ "$want" = "$have" ]; then
+		echo "ok 1 liburing baseline is for $want"
+	else
+		echo "not ok 1 liburing baseline is for '$have', not '$want': run make liburing-baseline"
+	fi
+} > "$out/liburing-baseline.tap"
+"$top/rig/vm.sh" --suite liburing --name liburing --iommu off --out "$out" \
+	--timeout "${RIG_VM_TIMEOUT_LIBURING:-3000}"
+stamp "guest run liburing done"
 echo
 cd "$top" && python3 rig/tap-summary.py out/check/*.tap

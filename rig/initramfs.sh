@@ -6,7 +6,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/rig/kenv.sh"
 flavor=$1
-obj="$top/build/obj-$flavor"
+obj=$(objdir "$flavor")
+image=${RIG_INITRAMFS:-$top/build/initramfs-$flavor.cpio}
 work="$top/build/initramfs"
 root="$work/root"
 rm -rf "$root" "$work/mod-$flavor"
@@ -40,6 +41,19 @@ echo "root:x:0:" > "$root/etc/group"
 
 mkdir -p "$work/mod-$flavor"
 kmake "$obj" -s modules_install INSTALL_MOD_PATH="$work/mod-$flavor" INSTALL_MOD_STRIP=1 >/dev/null
+# The series' selftest modules (the dmabuf-rw test exporter), built out of
+# tree against this kernel with W=1 and sparse (a warning fails), installed beside its
+# modules so that the guest can modprobe them.
+tm="$tree/tools/testing/selftests/dmabuf-rw/test_modules"
+if [ -f "$tm/Makefile" ]; then
+	mo="$work/testmods-$flavor"
+	kmake "$obj" -s W=1 C=1 CHECK="$top/build/tools/bin/sparse" M="$tm" MO="$mo" modules \
+		> "$work/testmods.log" 2>&1 &&
+		! grep -q 'warning:' "$work/testmods.log" ||
+		{ cat "$work/testmods.log" >&2; echo "initramfs: selftest modules do not build cleanly" >&2; exit 1; }
+	kmake "$obj" -s M="$tm" MO="$mo" modules_install INSTALL_MOD_PATH="$work/mod-$flavor" \
+		INSTALL_MOD_STRIP=1 >/dev/null
+fi
 (cd "$work/mod-$flavor" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/modules-$flavor.cpio"
-cat "$work/userspace.cpio" "$work/modules-$flavor.cpio" > "$top/build/initramfs-$flavor.cpio"
-echo "initramfs: build/initramfs-$flavor.cpio $(du -h "$top/build/initramfs-$flavor.cpio" | cut -f1)"
+cat "$work/userspace.cpio" "$work/modules-$flavor.cpio" > "$image"
+echo "initramfs: ${image#$top/} $(du -h "$image" | cut -f1)"

@@ -8,7 +8,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/rig/kenv.sh"
 flavor=$1
-obj="$top/build/obj-$flavor"
+obj=$(objdir "$flavor")
 frags=("$top/rig/config/base.config" "$top/rig/config/$flavor.config")
 if [ -f "$top/rig/config/$flavor.tree-fragments" ]; then
 	for f in $(grep -v '^#' "$top/rig/config/$flavor.tree-fragments"); do
@@ -47,5 +47,5 @@ done
 
 if ! cmp -s "$work/.config" "$obj/.config"; then
 	cp "$work/.config" "$obj/.config"
-	echo "kconfig: build/obj-$flavor/.config updated"
+	echo "kconfig: ${obj#$top/}/.config updated"
 fi

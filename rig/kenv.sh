@@ -1,6 +1,11 @@
 # Sourced by the rig's scripts: the kernel build environment.
 top=${top:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-tree="$top/build/linux"
+# RIG_TREE and RIG_OBJ point the scripts at another tree and object folder
+# (rig/liburing-baseline.sh builds the unpatched base with them).
+tree=${RIG_TREE:-$top/build/linux}
+objdir() {	# objdir FLAVOR: where FLAVOR's kernel is built
+	echo "${RIG_OBJ:-$top/build/obj-$1}"
+}
 # ccache shared by every clone on the machine; paths below $top are hashed
 # relative to it, so a fresh clone in another folder hits the same objects.
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}

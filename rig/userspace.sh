@@ -44,6 +44,15 @@ if [ ! -f "$top/build/liburing/src/liburing.a" ] || [ "$top/build/liburing/.rig-
 		{ tail -30 "$top/build/liburing.log" >&2; echo "userspace: liburing build failed" >&2; exit 1; }
 fi
 
+# liburing's own test programs, for the regression suite (tests/guest/liburing-suite.sh).
+make -j"$JOBS" -C "$top/build/liburing/test" > "$top/build/liburing-tests.log" 2>&1 ||
+	{ tail -30 "$top/build/liburing-tests.log" >&2; echo "userspace: liburing tests build failed" >&2; exit 1; }
+mkdir -p "$out/root/rig/liburing"
+for t in "$top"/build/liburing/test/*.t; do
+	d="$out/root/rig/liburing/$(basename "$t")"
+	[ "$d" -nt "$t" ] || strip -o "$d" "$t"
+done
+
 prep_src fio
 if [ ! -x "$top/build/fio/fio" ] || [ "$top/build/fio/.rig-patched" -nt "$top/build/fio/fio" ]; then
 	(cd "$top/build/fio" && ./configure --disable-native && make -j"$JOBS") > "$top/build/fio.log" 2>&1 ||
@@ -60,10 +69,11 @@ for c in "$top"/tests/*.c; do
 		gcc $CFLAGS -o "$bin" "$c" "$top/build/liburing/src/liburing.a" -lpthread
 	fi
 done
-# The series' kselftests, with their own Makefile (kselftest lib.mk).
+# The series' kselftests, with their own Makefile (kselftest lib.mk); their
+# modules are built against the guest's kernel by rig/initramfs.sh.
 st="$tree/tools/testing/selftests/dmabuf-rw"
 if [ -f "$st/Makefile" ]; then
-	make -s -C "$st" OUTPUT="$out/bin" KHDR_INCLUDES="-isystem $hdr/include" \
+	make -s -C "$st" OUTPUT="$out/bin" KHDR_INCLUDES="-isystem $hdr/include" TEST_GEN_MODS_DIR= \
 		CFLAGS="-O2 -Wall -static -isystem $hdr/include -I$tree/tools/testing/selftests" \
 		> "$top/build/selftests.log" 2>&1 ||
 		{ tail -30 "$top/build/selftests.log" >&2; echo "userspace: selftests build failed" >&2; exit 1; }

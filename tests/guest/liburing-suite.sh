@@ -1,0 +1,52 @@
+#!/bin/sh
+# liburing-suite.sh [DEVICE]: run liburing's own test programs (its test/
+# directory, built by rig/userspace.sh into /rig/liburing) and print one TAP
+# result per program, as liburing's runtests.sh judges them: exit 0 passes,
+# 77 skips, anything else (a timeout included) fails.  With DEVICE, each
+# program also runs with DEVICE as its argument, as runtests.sh does for the
+# devices in its TEST_FILES.
+#
+# A failure that the unpatched base kernel has too (it is listed in
+# liburing-base.txt next to this script, made by `make liburing-baseline`)
+# is reported as a skip with that reason: the suite asks for no regression,
+# and the base list says what the suite does on the base.  A program that
+# fails here and not on the base is a failure; rig/check.sh checks that
+# the list was made for the same base kernel and liburing version.
+dir=/rig/liburing
+base=${LIBURING_BASE:-$(dirname "$0")/liburing-base.txt}
+dev=$1
+tmo=${LIBURING_TIMEOUT:-120}
+
+[ -d "$dir" ] || { echo "SKIP: no liburing test programs in $dir"; exit 4; }
+cd "$(mktemp -d /tmp/liburing.XXXXXX)" || exit 1
+
+set -- $(cd "$dir" && ls *.t)
+n=$#
+[ -n "$dev" ] && n=$((n * 2))
+echo "1..$n"
+i=0
+failed=0
+run() {	# run NAME PROGRAM [ARG]
+	name=$1; shift
+	i=$((i + 1))
+	start=$(date +%s)
+	timeout -s KILL "$tmo" "$@" > out 2>&1 < /dev/null
+	rc=$?
+	dur=$(( $(date +%s) - start ))
+	case $rc in
+	0) echo "ok $i $name # ${dur}s" ;;
+	77) echo "ok $i $name # SKIP $(head -c 150 out | tr '\n' ' ')" ;;
+	*)	if grep -qxF "$name" "$base" 2>/dev/null; then
+			echo "ok $i $name # SKIP fails (exit $rc) on the base kernel too"
+		else
+			sed -n '1,15s/^/# /p' out
+			echo "not ok $i $name # exit $rc after ${dur}s"
+			failed=$((failed + 1))
+		fi ;;
+	esac
+}
+for t in "$@"; do
+	run "$t" "$dir/$t"
+	[ -n "$dev" ] && run "$t $dev" "$dir/$t" "$dev"
+done
+[ $failed -eq 0 ]
