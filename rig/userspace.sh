@@ -1,6 +1,7 @@
 #!/bin/bash
 # Build what runs in the guest besides the kernel, into build/guest/:
-#  - liburing (Debian unstable source + patches/liburing/*.patch), static
+#  - liburing (Debian unstable source + patches/liburing/*.patch), static,
+#    and the test of its dma-buf helpers from liburing's test/
 #  - fio (Debian unstable source + patches/fio/*.patch)
 #  - the rig's own test programs (tests/*.c), static, against liburing and
 #    the uapi headers of the series' kernel
@@ -42,6 +43,13 @@ prep_src liburing
 if [ ! -f "$top/build/liburing/src/liburing.a" ] || [ "$top/build/liburing/.rig-patched" -nt "$top/build/liburing/src/liburing.a" ]; then
 	(cd "$top/build/liburing" && ./configure && make -j"$JOBS" -C src) > "$top/build/liburing.log" 2>&1 ||
 		{ tail -30 "$top/build/liburing.log" >&2; echo "userspace: liburing build failed" >&2; exit 1; }
+fi
+# liburing's own test of its dma-buf registration helpers (patches/liburing),
+# with liburing's test Makefile, static.
+if [ -f "$top/build/liburing/test/buf-desc-dmabuf.c" ]; then
+	make -C "$top/build/liburing/test" LDFLAGS=-static buf-desc-dmabuf.t > "$top/build/liburing-test.log" 2>&1 ||
+		{ tail -30 "$top/build/liburing-test.log" >&2; echo "userspace: liburing test build failed" >&2; exit 1; }
+	cp -u "$top/build/liburing/test/buf-desc-dmabuf.t" "$out/bin/liburing-buf-desc-dmabuf"
 fi
 
 # liburing's own test programs, for the regression suite (tests/guest/liburing-suite.sh).

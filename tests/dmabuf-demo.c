@@ -20,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <liburing.h>
@@ -32,22 +31,6 @@
 #define NR_IOS		4000
 #define IO_SIZE		4096
 #define SPAN		(256 * MIB)
-
-/* The uapi of the series; liburing's copy of the header predates it. */
-#define REGISTER_BUFFERS_DESC	38
-#define BUF_DESC_DMABUF		1
-struct buf_desc {
-	uint32_t type, flags;
-	uint64_t addr, len;
-	int32_t dmabuf_fd, target_fd;
-	uint64_t resv[4];
-};
-struct buf_desc_reg {
-	uint32_t offset, nr;
-	uint64_t descs;
-	uint32_t desc_size, flags;
-	uint64_t resv[2];
-};
 
 static int tap_n;
 
@@ -98,18 +81,6 @@ static void fill(unsigned char *p, size_t len, unsigned int seed)
 		x ^= x << 5;
 		p[i] = x;
 	}
-}
-
-static int register_dmabuf(struct io_uring *ring, int slot, int dmabuf, int target)
-{
-	struct buf_desc d = { .type = BUF_DESC_DMABUF, .dmabuf_fd = dmabuf,
-			      .target_fd = target };
-	struct buf_desc_reg r = { .offset = slot, .nr = 1,
-				  .descs = (uintptr_t)&d, .desc_size = sizeof(d) };
-	int ret = syscall(__NR_io_uring_register, ring->ring_fd,
-			  REGISTER_BUFFERS_DESC, &r, 1);
-
-	return ret < 0 ? -errno : 0;
 }
 
 /* One I/O, waited for. */
@@ -195,7 +166,6 @@ static int bench(struct io_uring *ring, int fd, int mode, void *mem, double *iop
 int main(void)
 {
 	const char *dev = getenv("RIG_NVME") ? getenv("RIG_NVME") : "/dev/nvme0n1";
-	struct io_uring_rsrc_register rr = { .nr = 4, .flags = IORING_RSRC_REGISTER_SPARSE };
 	unsigned char *src, *dst, *ref;
 	double iops[3], cpu[3];
 	int fd, a, b, ret, i;
@@ -211,18 +181,19 @@ int main(void)
 		printf("# setup failed: %s\n", strerror(errno));
 		return 1;
 	}
-	if (syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_BUFFERS2,
-		    &rr, sizeof(rr)) < 0) {
-		printf("# sparse buffer table: %s\n", strerror(errno));
+	ret = io_uring_register_buffers_sparse(&ring, 4);
+	if (ret) {
+		printf("# sparse buffer table: %s\n", strerror(-ret));
 		return 1;
 	}
-	ret = register_dmabuf(&ring, 0, a, fd);
+	/* the whole dma-buf (offset 0, length 0: to its end) for the namespace */
+	ret = io_uring_register_buffer_dmabuf(&ring, 0, a, fd, 0, 0, 0);
 	if (ret == -EINVAL) {
 		printf("# SKIP this kernel has no dma-buf registration (IORING_REGISTER_BUFFERS_DESC)\n");
 		return 4;
 	}
 	tap(ret == 0, "register a dma-heap dma-buf against %s (%s)", dev, strerror(-ret));
-	ret = register_dmabuf(&ring, 2, b, fd);
+	ret = io_uring_register_buffer_dmabuf(&ring, 2, b, fd, 0, 0, 0);
 	if (ret)
 		return 1;
 
