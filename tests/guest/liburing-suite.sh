@@ -33,6 +33,7 @@ run() {	# run NAME PROGRAM [ARG]
 	timeout -s KILL "$tmo" "$@" > out 2>&1 < /dev/null
 	rc=$?
 	dur=$(( $(date +%s) - start ))
+	echo "liburing: $name: exit $rc, ${dur}s" > /dev/kmsg
 	case $rc in
 	0) echo "ok $i $name # ${dur}s" ;;
 	77) echo "ok $i $name # SKIP $(head -c 150 out | tr '\n' ' ')" ;;
