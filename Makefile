@@ -37,6 +37,11 @@ check:
 liburing-baseline: tree
 	@$(RIG)/liburing-baseline.sh
 
+# liburing's whole test suite on the patched test kernel (about an hour).
+liburing-full: initramfs
+	@$(RIG)/vm.sh --suite liburing-all --name liburing-all --out out/liburing-full --timeout 4200 || true
+	@python3 $(RIG)/tap-summary.py out/liburing-full/*.tap
+
 # Export build/linux's commits to patches/linux/.
 export:
 	@$(RIG)/export.sh
@@ -48,4 +53,4 @@ shell: initramfs
 clean:
 	rm -rf build/obj-* build/initramfs* build/guest build/uapi build/linux-base out
 
-.PHONY: help deps tree kernel kernel-bench userspace initramfs run check liburing-baseline export shell clean
+.PHONY: help deps tree kernel kernel-bench userspace initramfs run check liburing-baseline liburing-full export shell clean

@@ -40,6 +40,9 @@ done
 lb="$top/tests/guest/liburing-base.txt"
 want="$(head -1 "$top/patches/linux/BASE") / liburing $(cat "$top/build/src/liburing/.debian-version")"
 have="$(sed -n 's/^# base: //p' "$lb" 2>/dev/null) / liburing $(sed -n 's/^# liburing: //p' "$lb" 2>/dev/null)"
+tests=$(sed -n 's/^# tests: //p' "$lb" 2>/dev/null)
+list="liburing-tests.txt $(grep -v '^#' "$top/tests/guest/liburing-tests.txt" | sha256sum | cut -c1-16)"
+[ "$tests" = all ] || [ "$tests" = "$list" ] || have="$have, for other tests ($tests)"
 {
 	echo "1..1"
 	if [ "$want" = "$have" ]; then

@@ -1,8 +1,9 @@
 #!/bin/sh
-# liburing-suite.sh [DEVICE]: run liburing's own test programs (its test/
-# directory, built by rig/userspace.sh into /rig/liburing) and print one TAP
-# result per program, as liburing's runtests.sh judges them: exit 0 passes,
-# 77 skips, anything else (a timeout included) fails.  With DEVICE, each
+# liburing-suite.sh LIST [DEVICE]: run liburing's own test programs (its
+# test/ directory, built by rig/userspace.sh into /rig/liburing) and print
+# one TAP result per program, as liburing's runtests.sh judges them: exit 0
+# passes, 77 skips, anything else (a timeout included) fails.  LIST is
+# "all" or a file of program names (liburing-tests.txt).  With DEVICE, each
 # program also runs with DEVICE as its argument, as runtests.sh does for the
 # devices in its TEST_FILES.
 #
@@ -14,13 +15,18 @@
 # the list was made for the same base kernel and liburing version.
 dir=/rig/liburing
 base=${LIBURING_BASE:-$(dirname "$0")/liburing-base.txt}
-dev=$1
+list=$1
+dev=$2
 tmo=${LIBURING_TIMEOUT:-120}
 
 [ -d "$dir" ] || { echo "SKIP: no liburing test programs in $dir"; exit 4; }
 cd "$(mktemp -d /tmp/liburing.XXXXXX)" || exit 1
 
-set -- $(cd "$dir" && ls *.t)
+if [ "$list" = all ]; then
+	set -- $(cd "$dir" && ls *.t)
+else
+	set -- $(grep -v '^#' "$list" | sed 's/$/.t/')
+fi
 n=$#
 [ -n "$dev" ] && n=$((n * 2))
 echo "1..$n"
@@ -47,6 +53,13 @@ run() {	# run NAME PROGRAM [ARG]
 	esac
 }
 for t in "$@"; do
+	if [ ! -x "$dir/$t" ]; then
+		i=$((i + 1))
+		echo "not ok $i $t # not built"
+		failed=$((failed + 1))
+		[ -n "$dev" ] && { i=$((i + 1)); echo "not ok $i $t $dev # not built"; }
+		continue
+	fi
 	run "$t" "$dir/$t"
 	[ -n "$dev" ] && run "$t $dev" "$dir/$t" "$dev"
 done
