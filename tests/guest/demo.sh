@@ -1,16 +1,17 @@
 #!/bin/sh
 # The demo's I/O comparison, run in the guest: 4 KiB random reads at QD 32 on
-# the NVMe namespace with io_uring, plain O_DIRECT buffers and registered
-# (fixed) buffers.  Reports fio's IOPS and guest CPU per I/O as one table.
-# (dma-buf registered buffers join the table once the series provides them.)
+# the NVMe namespace with fio's io_uring engine, plain O_DIRECT buffers,
+# registered (fixed) buffers and a registered dma-buf from the system heap
+# (dmabuf=heap, patches/fio).  Reports fio's IOPS and guest CPU as a table.
 dev=${RIG_NVME:-/dev/nvme0n1}
 echo "TAP version 13"
-echo "1..2"
+echo "1..3"
 i=0
-for mode in plain fixed; do
+for mode in plain fixed dmabuf; do
 	i=$((i + 1))
 	extra=
 	[ $mode = fixed ] && extra=--fixedbufs
+	[ $mode = dmabuf ] && extra=--dmabuf=heap
 	res=$(fio --name=demo --filename="$dev" --ioengine=io_uring --direct=1 $extra \
 		--rw=randread --bs=4k --iodepth=32 --size=256M --runtime=5 --time_based \
 		--output-format=terse --terse-version=3 2>&1)
