@@ -5,7 +5,10 @@
 # passes, 77 skips, anything else (a timeout included) fails.  LIST is
 # "all" or a file of program names (liburing-tests.txt).  With DEVICE, each
 # program also runs with DEVICE as its argument, as runtests.sh does for the
-# devices in its TEST_FILES.
+# devices in its TEST_FILES.  Each program gets LIBURING_TIMEOUT seconds
+# (120; make check's short list gives 600: file-verify reads the whole
+# namespace, ~70 s under TCG on an idle machine, and a shared machine's load
+# must not turn that into a failure).
 #
 # A failure that the unpatched base kernel has too (it is listed in
 # liburing-base.txt next to this script, made by `make liburing-baseline`)
