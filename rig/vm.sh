@@ -4,7 +4,7 @@
 #   vm.NAME.boot       the guest ran the suite to its end and powered off
 #                      (a hang, a panic or a timeout is a failure)
 #   vm.NAME.kernel-log the console has no KASAN/lockdep/WARN/BUG/hung-task/
-#                      kmemleak/panic report
+#                      kmemleak/panic report, no NVMe command timeout
 # Options:
 #   --kernel FILE    bzImage (default build/obj-test/arch/x86/boot/bzImage)
 #   --initrd FILE    (default build/initramfs-test.cpio)
@@ -77,6 +77,10 @@ cmdline="console=ttyS0 panic=-1 dma_debug_driver=nvme rig.suite=$suite"
 cmdline+=" kunit.filter_glob=${RIG_KUNIT_GLOB:-dma-token*}"
 # One poll queue, so that IOPOLL rings work on the NVMe device.
 cmdline+=" nvme.poll_queues=1"
+# A test exporter's wait for a retired mapping's fence (30 s) must not be
+# rescued by nvme's timeout handler, which reaps a polled queue after
+# io_timeout (30 s by default); and a command that times out is reported.
+cmdline+=" nvme_core.io_timeout=60"
 dev=()
 case "$iommu" in
 off) cmdline+=" intel_iommu=off" ;;
@@ -143,7 +147,8 @@ secs=$(printf '%.1f' "$secs")
 	pat+='possible circular locking|inconsistent lock state|possible recursive locking|'
 	pat+='suspicious RCU usage|Kernel panic|Oops|general protection fault|'
 	pat+='sleeping function called from invalid context|soft lockup|hard LOCKUP|'
-	pat+='lockdep is turned off|refcount_t:|list_add corruption|list_del corruption'
+	pat+='lockdep is turned off|refcount_t:|list_add corruption|list_del corruption|'
+	pat+='QID [0-9]+ timeout'
 	if grep -Eq "$pat" "$con" 2>/dev/null; then
 		echo "not ok 2 vm.$name.kernel-log # kernel reports in ${con#$top/}:"
 		grep -E "$pat" "$con" | head -20 | sed 's/^/# /'
