@@ -103,8 +103,12 @@ file)
 esac
 dev+=(-device nvme,serial=rig0,drive=nvm0)
 if [ -n "$ivshmem" ]; then
+	# Behind a root port of its own, so that vfio-pci can reset it (a
+	# secondary bus reset: ivshmem has no FLR or PM reset) and a test can
+	# revoke its dma-buf through VFIO_DEVICE_RESET.
 	dev+=(-object memory-backend-file,id=ivsmem,size=16M,share=on,mem-path="$ivshmem"
-	      -device ivshmem-plain,memdev=ivsmem)
+	      -device pcie-root-port,id=ivport,chassis=9,slot=9
+	      -device ivshmem-plain,memdev=ivsmem,bus=ivport)
 fi
 if [ $shell -eq 1 ]; then
 	cmdline+=" rig.shell=1"
