@@ -28,6 +28,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -265,7 +267,7 @@ static int reap(struct io *ios, int nr, double timeout)
 	int got = 0, i;
 
 	for (i = 0; i < nr; i++)
-		got += ios[i].done;
+		got += !!ios[i].done;
 	while (got < nr && now() < end) {
 		if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts))
 			continue;
@@ -353,6 +355,31 @@ static int run_batch(struct io *ios, int nr, const char *what)
 	return bad ? -1 : 0;
 }
 
+struct revoker {
+	int method;		/* 0: memory decode off, 1: VFIO_DEVICE_RESET */
+	volatile double start;	/* revoke from then on (0: not yet) */
+	double t0, t1;		/* the revoke began, returned */
+	char inflight[64];	/* the namespace's reads and writes in flight then */
+	int ret;
+};
+
+static void *revoker(void *arg)
+{
+	struct revoker *rv = arg;
+	double end = now() + 30;
+
+	while (!rv->start && now() < end)
+		sched_yield();
+	sysfs_read("/sys/block/nvme0n1/inflight", rv->inflight, sizeof(rv->inflight));
+	rv->t0 = now();
+	if (rv->method == 0)
+		rv->ret = set_memory_decode(0);
+	else
+		rv->ret = ioctl(devfd, VFIO_DEVICE_RESET) ? -errno : 0;
+	rv->t1 = now();
+	return NULL;
+}
+
 /*
  * One revoke while NR_REVOKE_IO requests are in flight: a read into the BAR
  * every fourth request, writes from it otherwise.  method 0 clears memory
@@ -365,8 +392,9 @@ static void revoke_round(int method, uint64_t bar_base, uint64_t ns_base)
 	const char *name = method ? "VFIO_DEVICE_RESET" : "memory decode off";
 	static struct io ios[NR_REVOKE_IO];
 	int i, got, nr_ok = 0, nr_enodev = 0, nr_other = 0, nr_bad = 0, r = 0;
-	unsigned int before, after;
-	double t0, t1;
+	struct revoker rv = { 0 };
+	double t0, t1, t2;
+	pthread_t thr;
 	int ret;
 
 	for (i = 0; i < NR_REVOKE_IO; i++) {
@@ -376,13 +404,18 @@ static void revoke_round(int method, uint64_t bar_base, uint64_t ns_base)
 		io->write = i % 4 != 0;
 		io->slot = 0;
 		if (io->write) {
-			io->len = 256 * KIB;
-			io->boff = (i % 16) * 256 * KIB;	/* the host's pattern in [0, 4M) */
-			io->noff = ns_base + i * 256 * KIB;
+			/*
+			 * From the host's pattern in [0, 4M).  Mostly 128 KiB, which
+			 * goes out from the submitting task; every 16th 1 MiB, which
+			 * needs splitting and so goes through io_uring's workers.
+			 */
+			io->len = i % 16 == 15 ? 1 * MIB : 128 * KIB;
+			io->boff = i % 16 == 15 ? (i / 16 % 3) * MIB : (i % 16) * 256 * KIB;
+			io->noff = ns_base + i * MIB;
 		} else {
 			io->len = 64 * KIB;
 			io->boff = bar_base + r * 64 * KIB;
-			io->noff = ns_base + 64 * MIB + r * 64 * KIB;
+			io->noff = ns_base + 128 * MIB + r * 64 * KIB;
 			io->seed = seed0 + 1000 + method * 100 + r;
 			r++;
 			if (ns_fill(io)) {
@@ -393,28 +426,43 @@ static void revoke_round(int method, uint64_t bar_base, uint64_t ns_base)
 	}
 	for (i = 0; i < NR_REVOKE_IO; i++)
 		prep(&ios[i], i);
-	ret = io_uring_submit(&ring);
-	before = io_uring_cq_ready(&ring);
+	/*
+	 * Submit half the batch, then revoke from another thread while this
+	 * one submits the other half: requests are then in the device, in the
+	 * block layer, in io_uring's workers and not yet submitted.  (io_uring
+	 * posts completions when the submitter returns, so the CQ cannot tell
+	 * which ones the device had finished when the revoke began.)
+	 */
+	rv.method = method;
+	if (pthread_create(&thr, NULL, revoker, &rv)) {
+		tap(0, "%s: start the revoking thread", name);
+		return;
+	}
+	for (i = 0; i < NR_REVOKE_IO / 2; i++)
+		prep(&ios[i], i);
 	t0 = now();
-	if (method == 0)
-		ret = set_memory_decode(0);
-	else
-		ret = ioctl(devfd, VFIO_DEVICE_RESET) ? -errno : 0;
+	io_uring_submit(&ring);
 	t1 = now();
-	after = io_uring_cq_ready(&ring);
-	printf("# %s: submitted %d, completed before the revoke %u, in flight at the revoke %u, "
-	       "completed when it returned %u, revoke took %.1f ms (%s)\n",
-	       name, NR_REVOKE_IO, before, NR_REVOKE_IO - before, after, (t1 - t0) * 1e3,
-	       ret ? strerror(-ret) : "ok");
-	tap(ret == 0, "%s with %u of %d requests in flight", name, NR_REVOKE_IO - before,
-	    NR_REVOKE_IO);
+	rv.start = t1;
+	for (; i < NR_REVOKE_IO; i++)
+		prep(&ios[i], i);
+	io_uring_submit(&ring);
+	t2 = now();
+	pthread_join(thr, NULL);
+	ret = rv.ret;
+	printf("# %s: submitted %d in %.1f ms, %d more in %.1f ms; the revoke began %.1f ms after "
+	       "the first half, with reads/writes in flight in the namespace's queue: %s, and "
+	       "took %.1f ms (%s)\n", name, NR_REVOKE_IO / 2, (t1 - t0) * 1e3,
+	       NR_REVOKE_IO / 2, (t2 - t1) * 1e3, (rv.t0 - t1) * 1e3, rv.inflight,
+	       (rv.t1 - rv.t0) * 1e3, ret ? strerror(-ret) : "ok");
+	tap(ret == 0, "%s while %d requests are being submitted", name, NR_REVOKE_IO);
 
 	if (method == 0 && ret == 0) {
 		/* New I/O while revoked: a read into and a write from the BAR. */
 		struct io nio[2] = {
 			{ .write = 0, .boff = bar_base + 64 * 32 * KIB, .len = 64 * KIB,
-			  .noff = ns_base + 96 * MIB, .seed = seed0 + 1999 },
-			{ .write = 1, .boff = 0, .len = 64 * KIB, .noff = ns_base + 97 * MIB },
+			  .noff = ns_base + 160 * MIB, .seed = seed0 + 1999 },
+			{ .write = 1, .boff = 0, .len = 64 * KIB, .noff = ns_base + 161 * MIB },
 		};
 		struct io_uring_cqe *cqe;
 		int res[2], j;
@@ -477,8 +525,25 @@ static void revoke_round(int method, uint64_t bar_base, uint64_t ns_base)
 			printf("p2p-host: scratch bar_off=%#lx len=%lu\n",
 			       (unsigned long)bar_off(io), (unsigned long)io->len);
 	}
-	printf("# %s: completions %d: success %d (data verified %d), ENODEV %d, other %d\n",
-	       name, got, nr_ok, nr_ok - nr_bad, nr_enodev, nr_other);
+	{
+		char list[NR_REVOKE_IO + 1];
+		int rd_enodev = 0;
+
+		for (i = 0; i < NR_REVOKE_IO; i++) {
+			const struct io *io = &ios[i];
+
+			list[i] = !io->done ? '?' : io->res == (int)io->len ?
+				  (!io->write ? 'r' : io->len > 128 * KIB ? 'W' : 'w') :
+				  io->res == -ENODEV ? (io->write ? 'N' : 'M') : 'X';
+			rd_enodev += !io->write && io->res == -ENODEV;
+		}
+		list[NR_REVOKE_IO] = 0;
+		printf("# %s: requests in submission order (a read every 4th): r/w read/write done (W: a 1 MiB write), M/N read/write ENODEV, X other, "
+		       "? never completed:\n# %s\n", name, list);
+		printf("# %s: completions %d: success %d (data verified %d), ENODEV %d (%d reads, %d writes), other %d\n",
+		       name, got, nr_ok, nr_ok - nr_bad, nr_enodev, rd_enodev, nr_enodev - rd_enodev,
+		       nr_other);
+	}
 	tap(nr_other == 0, "%s: every request succeeded or failed with ENODEV (%d other)",
 	    name, nr_other);
 	tap(nr_bad == 0, "%s: the data of every successful request verifies (%d bad of %d)",
@@ -493,7 +558,7 @@ static void revoke_round(int method, uint64_t bar_base, uint64_t ns_base)
 			again[i].write = i & 1;
 			again[i].len = 128 * KIB;
 			again[i].boff = again[i].write ? (i * 512 * KIB) : bar_base + i * 128 * KIB;
-			again[i].noff = ns_base + 100 * MIB + i * MIB;
+			again[i].noff = ns_base + 170 * MIB + i * MIB;
 			again[i].seed = seed0 + 1900 + method * 10 + i;
 		}
 		ret = run_batch(again, 8, name);
@@ -576,6 +641,12 @@ int main(int argc, char **argv)
 	if (bar_size < 16 * MIB) {
 		tap(0, "BAR 2 is at least 16 MiB (%lu)", (unsigned long)bar_size);
 		return 1;
+	}
+	{
+		char ms[32] = "?";
+
+		sysfs_read("/sys/block/nvme0n1/queue/max_sectors_kb", ms, sizeof(ms));
+		printf("# nvme0n1 max_sectors_kb %s\n", ms);
 	}
 	if (cmd_read(&cmd) == 0 && !(cmd & PCI_COMMAND_MEMORY)) {
 		printf("# memory decode was off (command %#x): enabling it\n", cmd);
