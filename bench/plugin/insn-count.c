@@ -23,6 +23,10 @@
  *   per=insn|tb    one inline add per instruction (default, exact) or one
  *                  per translation block (faster; a block left early by an
  *                  exception is counted whole)
+ *   profile=PATH   also count the executions of every kernel translation
+ *                  block, and write at each mark the blocks that ran since
+ *                  the previous one ("tb VADDR INSNS EXECUTIONS"), for a
+ *                  per-function profile of a window (bench/bench.py profile)
  *
  * Output: "mark I KERNEL USER [NAME INSNS CALLS]..." per snapshot, then
  * "end KERNEL USER [...]" at exit.
@@ -65,6 +69,17 @@ static const char *out_path;
 static struct snap *snaps;
 static size_t nsnaps, snap_cap;
 
+/* profile=: one record per translated kernel block */
+struct tbrec {
+	uint64_t vaddr;
+	uint64_t n;
+	uint64_t count;	/* executions, inline */
+	uint64_t seen;	/* count at the previous mark */
+	struct tbrec *next;
+};
+static struct tbrec *tbrecs;
+static FILE *prof;
+
 static bool is_kernel(uint64_t vaddr)
 {
 	return vaddr >> 63;
@@ -92,6 +107,17 @@ static void on_mark(unsigned int vcpu, void *udata)
 		snap_cap = cap;
 	}
 	take_snap(&snaps[nsnaps++]);
+	if (prof) {
+		fprintf(prof, "mark %zu\n", nsnaps - 1);
+		for (struct tbrec *t = tbrecs; t; t = t->next) {
+			if (t->count == t->seen)
+				continue;
+			fprintf(prof, "tb %" PRIx64 " %" PRIu64 " %" PRIu64 "\n",
+				t->vaddr, t->n, t->count - t->seen);
+			t->seen = t->count;
+		}
+		fflush(prof);
+	}
 }
 
 static void on_entry(unsigned int vcpu, void *udata)
@@ -121,6 +147,18 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 	if (per_tb)
 		qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, ctr, n);
+	if (prof && ctr == &kern_insns) {
+		struct tbrec *t = calloc(1, sizeof(*t));
+
+		if (t) {
+			t->vaddr = qemu_plugin_tb_vaddr(tb);
+			t->n = n;
+			t->next = tbrecs;
+			tbrecs = t;
+			qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+								 &t->count, 1);
+		}
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
@@ -219,6 +257,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		} else if (!strncmp(a, "region=", 7)) {
 			if (parse_region(a + 7)) {
 				fprintf(stderr, "insn-count: bad region %s\n", a + 7);
+				return -1;
+			}
+		} else if (!strncmp(a, "profile=", 8)) {
+			prof = fopen(a + 8, "w");
+			if (!prof) {
+				fprintf(stderr, "insn-count: cannot write %s\n", a + 8);
 				return -1;
 			}
 		} else if (!strcmp(a, "per=tb")) {
