@@ -8,6 +8,9 @@ out/bench/results.json and out/bench/bench.png.
                [--only WORKLOADS] [--modes MODES] [--out DIR]
   bench.py verify [--out DIR]   the two-boot check of the marker method
   bench.py report [--out DIR]   redo the table, JSON and plot from the logs
+  bench.py compare DIR1 DIR2    kernel insns/IO of two whole runs side by side
+  bench.py profile [--iommu M] [--workload W]   kernel instructions per I/O
+                                by function, fixed vs dma-buf buffers
 
 Runs under Debian's /usr/bin/python3 (python3-matplotlib, rig/deps.sh).
 """
@@ -32,10 +35,22 @@ WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
              "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
 # The marker: the guest calls sethostname(2) between jobs.
 MARK_SYM = "__x64_sys_sethostname"
-# Inclusive per-request cost of these nvme-pci functions (second figure);
-# nvme_map_data is inlined into nvme_prep_rq by gcc 12, then nvme_prep_rq
-# (command set-up, data mapping, start of the request) stands for it.
-REGION_SYMS = ["nvme_map_data", "nvme_prep_rq", "nvme_unmap_data"]
+# Inclusive per-call cost of kernel functions, counted by the plugin from
+# the function's entry to the return sites of its callers.  nvme-pci's are
+# the second figure (nvme_map_data is inlined into nvme_prep_rq by gcc 12;
+# nvme_prep_rq, command set-up + data mapping + start of the request, then
+# stands for it).  The ioctl syscall is there because fio's dmabuf= engine
+# brackets its CPU access to the buffers with DMA_BUF_IOCTL_SYNC around each
+# submit and reap: its only ioctls while the job runs.  x64_sys_call
+# tail-calls __x64_sys_ioctl, so the call returns after do_syscall_64's
+# call of x64_sys_call.
+REGIONS = [	# (name, entry symbol, (caller function, called symbol) or None)
+    ("nvme_map_data", "nvme_map_data", None),
+    ("nvme_prep_rq", "nvme_prep_rq", None),
+    ("nvme_unmap_data", "nvme_unmap_data", None),
+    ("ioctl", "__x64_sys_ioctl", ("do_syscall_64", "x64_sys_call")),
+]
+REGION_SYMS = [r[0] for r in REGIONS]
 
 
 def die(msg):
@@ -64,6 +79,31 @@ def lookup(syms, name):
     return cands[0]
 
 
+def disassemble(lo, hi):
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
+                          "--start-address=%#x" % lo, "--stop-address=%#x" % hi,
+                          os.path.join(OBJ, "vmlinux")],
+                         capture_output=True, text=True, check=True).stdout
+    return [l for l in dis.split("\n") if re.match(r"^\s*ffffffff[0-9a-f]+:", l)]
+
+
+def calls_to(lines, target):
+    """Addresses right after each direct call of TARGET in LINES."""
+    return [int(lines[i + 1].split(":")[0], 16) for i, l in enumerate(lines)
+            if re.search(r"\bcall\s+%x\b" % target, l) and i + 1 < len(lines)]
+
+
+def return_sites_in(caller, callee):
+    """Return sites of CALLER's direct calls of CALLEE (function names)."""
+    syms = system_map()
+    _, lo = lookup(syms, caller)
+    _, target = lookup(syms, callee)
+    if lo is None or target is None:
+        return []
+    hi = min([a for v in syms.values() for a, t in v if a > lo] or [lo + 0x1000])
+    return calls_to(disassemble(lo, hi), target)
+
+
 def return_sites(entry, name):
     """Addresses right after each direct call of ENTRY in nvme-pci's code."""
     obj = os.path.join(OBJ, "drivers", "nvme", "host", "pci.o")
@@ -77,17 +117,7 @@ def return_sites(entry, name):
             addrs += [a for a, t in syms[p[2]] if t in "tT"]
     if not addrs:
         return []
-    lo, hi = min(addrs), max(addrs) + 0x4000
-    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
-                          "--start-address=%#x" % lo, "--stop-address=%#x" % hi,
-                          os.path.join(OBJ, "vmlinux")],
-                         capture_output=True, text=True, check=True).stdout
-    lines = [l for l in dis.split("\n") if re.match(r"^\s*ffffffff[0-9a-f]+:", l)]
-    rets = []
-    for i, l in enumerate(lines):
-        if re.search(r"\bcall\s+%x\b" % entry, l) and i + 1 < len(lines):
-            rets.append(int(lines[i + 1].split(":")[0], 16))
-    return rets
+    return calls_to(disassemble(min(addrs), max(addrs) + 0x4000), entry)
 
 
 def plugin_args(out_file):
@@ -97,12 +127,12 @@ def plugin_args(out_file):
         die("no %s in System.map" % MARK_SYM)
     args = ["file=" + PLUGIN, "out=" + out_file, "mark=%x" % mark]
     regions = {}
-    for name in REGION_SYMS:
-        sym, entry = lookup(syms, name)
+    for name, entry_sym, via in REGIONS:
+        sym, entry = lookup(syms, entry_sym)
         if entry is None:
             regions[name] = "not a function of its own in this build (inlined)"
             continue
-        rets = return_sites(entry, sym)
+        rets = return_sites_in(*via) if via else return_sites(entry, sym)
         if not rets:
             regions[name] = "no direct call found"
             continue
@@ -113,10 +143,12 @@ def plugin_args(out_file):
 
 # ---------------------------------------------------------------- boots
 
-def boot(outdir, name, iommu, append, timeout, ivshmem=None):
+def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
     os.makedirs(outdir, exist_ok=True)
     insns = os.path.join(outdir, name + ".insns")
     spec, regions = plugin_args(insns)
+    if profile:
+        spec += ",profile=" + os.path.join(outdir, name + ".profile")
     cmd = [os.path.join(TOP, "rig", "vm.sh"), "--kernel", KERNEL, "--initrd", INITRD,
            "--suite", "bench", "--name", name, "--out", outdir, "--iommu", iommu,
            "--nvme", "null", "--smp", "1", "--plugin", spec,
@@ -242,6 +274,9 @@ def per_io(runs):
             dc = l["regions"][k][1] - s["regions"][k][1]
             rec[k + "_insns_per_call"] = di / dc if dc else None
             rec[k + "_calls_per_io"] = dc / dn
+            rec[k + "_insns_per_io"] = di / dn
+        if "ioctl_insns_per_io" in rec:	# fio's DMA_BUF_IOCTL_SYNC calls left out
+            rec["kernel_insns_per_io_nosync"] = rec["kernel_insns_per_io"] - rec["ioctl_insns_per_io"]
         rec.update({k: v for k, v in l["fig"].items() if k != "ios"})
         out.append(rec)
     return out
@@ -307,9 +342,12 @@ def report(outdir, names):
     lines.append("Guest kernel instructions per I/O (TCG plugin; median of rounds, "
                  "spread = (max-min)/median) and ratios of dma-buf (c) to fixed (b) "
                  "and plain (a); IOPS and CPU ratios from fio's wall-clock figures.")
-    hdr = "%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %7s | %7s %7s" % (
+    lines.append("c-sync: dma-buf less the inclusive cost of the DMA_BUF_IOCTL_SYNC ioctls "
+                 "fio's dmabuf= engine makes around each submit and reap (not of their "
+                 "syscall entry and exit).")
+    hdr = "%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
         "iommu", "workload", "a:plain", "b:fixed", "c:dmabuf", "sprd%",
-        "c/b", "c/a", "IOPS c/b", "c/a", "CPU c/b", "c/a")
+        "c/b", "c/a", "c-sync", "/b", "IOPS c/b", "c/a", "CPU c/b", "c/a")
     lines.append(hdr)
     lines.append("-" * len(hdr))
     K = "kernel_insns_per_io"
@@ -320,25 +358,30 @@ def report(outdir, names):
             cpu = {m: med(summary, i, w, m, "cpu_us_per_io") for m in MODES}
             spread = max([summary[i][(w, m)][K]["spread_pct"] for m in MODES
                           if (w, m) in summary[i] and K in summary[i][(w, m)]] or [0])
-            lines.append("%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %7s | %7s %7s" % (
+            ns = med(summary, i, w, "dmabuf", "kernel_insns_per_io_nosync")
+            lines.append("%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
                 i, w, fmt(k["plain"], "%.0f"), fmt(k["fixed"], "%.0f"),
                 fmt(k["dmabuf"], "%.0f"), fmt(spread, "%.1f"),
                 fmt(ratio(k["dmabuf"], k["fixed"])), fmt(ratio(k["dmabuf"], k["plain"])),
+                fmt(ns, "%.0f"), fmt(ratio(ns, k["fixed"])),
                 fmt(ratio(io["dmabuf"], io["fixed"])), fmt(ratio(io["dmabuf"], io["plain"])),
                 fmt(ratio(cpu["dmabuf"], cpu["fixed"])), fmt(ratio(cpu["dmabuf"], cpu["plain"]))))
         lines.append("")
     if "strict" in summary and "off" in summary:
         lines.append("dma-buf under strict IOMMU vs fixed buffers with IOMMU off, (c) strict / (b) off:")
-        lines.append("%-18s %12s %12s %7s %7s" % ("workload", "c strict", "b off", "insns", "IOPS"))
+        lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
+            "workload", "c strict", "b off", "insns", "c-sync", "insns", "IOPS"))
         for w in wls:
             cs, bo = med(summary, "strict", w, "dmabuf", K), med(summary, "off", w, "fixed", K)
-            lines.append("%-18s %12s %12s %7s %7s" % (
+            ns = med(summary, "strict", w, "dmabuf", "kernel_insns_per_io_nosync")
+            lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
                 w, fmt(cs, "%.0f"), fmt(bo, "%.0f"), fmt(ratio(cs, bo)),
+                fmt(ns, "%.0f"), fmt(ratio(ns, bo)),
                 fmt(ratio(med(summary, "strict", w, "dmabuf", "iops"),
                           med(summary, "off", w, "fixed", "iops")))))
         lines.append("")
     # Second figure: the per-request cost inside nvme-pci.
-    regs = [r for r in REGION_SYMS if any(
+    regs = [r for r in REGION_SYMS if r.startswith("nvme") and any(
         r + "_insns_per_call" in f for i in iommus for f in summary[i].values())]
     if regs:
         lines.append("nvme-pci per request (inclusive kernel instructions per call, TCG plugin), "
@@ -450,6 +493,85 @@ def plot(outdir, summary, iommus, wls, p2p):
     plt.close(fig)
 
 
+# ---------------------------------------------------------------- profile
+
+def profile(outdir, iommu, workload, top=30):
+    """Where the kernel instructions of one I/O go, fixed vs dma-buf buffers:
+    per function, from the plugin's per-block counts between the marks."""
+    name = "profile-%s-%s" % (iommu, workload)
+    boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
+         "rig.bench.modes=fixed,dmabuf" % workload, 900, profile=True)
+    runs, _ = boot_results(outdir, name)
+    snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
+    off = len(snaps) - 2 * len(runs)
+    funcs = sorted((a, n) for n, v in system_map().items() for a, t in v if t in "tTwW")
+    starts = [a for a, _ in funcs]
+    import bisect
+    windows, cur = {}, None
+    with open(os.path.join(outdir, name + ".profile")) as f:
+        for line in f:
+            p = line.split()
+            if p[0] == "mark":
+                cur = windows.setdefault(int(p[1]), {})
+            else:
+                i = bisect.bisect_right(starts, int(p[1], 16)) - 1
+                sym = funcs[i][1] if i >= 0 else "?"
+                cur[sym] = cur.get(sym, 0) + int(p[2]) * int(p[3])
+    per = {}
+    for i, r in enumerate(runs):
+        if r.get("stall") == "1" or not r["fig"]:
+            continue
+        per.setdefault(r["mode"], {})[r["fig"]["ios"]] = windows.get(off + 2 * i + 1, {})
+    res = {}
+    for mode, d in per.items():
+        (n1, w1), (n2, w2) = sorted(d.items())
+        res[mode] = {k: (w2.get(k, 0) - w1.get(k, 0)) / (n2 - n1) for k in set(w1) | set(w2)}
+    fx, db = res.get("fixed", {}), res.get("dmabuf", {})
+    keys = sorted(set(fx) | set(db), key=lambda k: -abs(db.get(k, 0) - fx.get(k, 0)))
+    lines = ["Kernel instructions per I/O by function, %s, IOMMU %s (block-level "
+             "profile; totals: fixed %.0f, dma-buf %.0f):" % (workload, iommu,
+                                                            sum(fx.values()), sum(db.values())),
+             "%-40s %9s %9s %9s" % ("function", "fixed", "dma-buf", "diff")]
+    for k in keys[:top]:
+        lines.append("%-40s %9.0f %9.0f %+9.0f" % (k, fx.get(k, 0), db.get(k, 0),
+                                                   db.get(k, 0) - fx.get(k, 0)))
+    txt = "\n".join(lines)
+    print(txt)
+    with open(os.path.join(outdir, name + ".txt"), "w") as f:
+        f.write(txt + "\n")
+
+
+# ---------------------------------------------------------------- compare
+
+def compare(dir1, dir2):
+    """Stability across two whole runs: kernel instructions per I/O."""
+    sums = []
+    for d in (dir1, dir2):
+        js = json.load(open(os.path.join(d, "results.json")))
+        sums.append(js["summary"])
+    lines = ["kernel insns/IO, median of rounds: %s vs %s" % (dir1, dir2),
+             "%-6s %-18s %-7s %9s %9s %7s" % ("iommu", "workload", "mode", "run 1", "run 2", "diff%")]
+    diffs = []
+    for i in IOMMUS:
+        for w in WORKLOADS:
+            for m in MODES:
+                k = "%s/%s" % (w, m)
+                try:
+                    a = sums[0][i][k]["kernel_insns_per_io"]["median"]
+                    b = sums[1][i][k]["kernel_insns_per_io"]["median"]
+                except KeyError:
+                    continue
+                diffs.append(abs(b - a) / a * 100)
+                lines.append("%-6s %-18s %-7s %9.0f %9.0f %+7.1f" % (i, w, m, a, b, (b - a) / a * 100))
+    if diffs:
+        diffs.sort()
+        lines.append("|diff| median %.1f %%, max %.1f %% over %d figures" % (
+            diffs[len(diffs) // 2], diffs[-1], len(diffs)))
+    txt = "\n".join(lines)
+    print(txt)
+    return txt
+
+
 # ---------------------------------------------------------------- verify
 
 def verify(outdir, n1=20000, n2=60000):
@@ -479,7 +601,9 @@ def verify(outdir, n1=20000, n2=60000):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "verify", "report"])
+    ap.add_argument("cmd", choices=["run", "verify", "report", "profile", "compare"])
+    ap.add_argument("dirs", nargs="*", help="compare: two output folders")
+    ap.add_argument("--workload", default="randread-4k-qd32")
     ap.add_argument("--out", default=os.path.join(TOP, "out", "bench"))
     ap.add_argument("--iommu", default=",".join(IOMMUS))
     ap.add_argument("--rounds", type=int, default=3)
@@ -493,6 +617,13 @@ def main():
     names = [(i, "bench-" + i) for i in iommus]
     if a.cmd == "verify":
         verify(a.out)
+        return
+    if a.cmd == "compare":
+        compare(*a.dirs)
+        return
+    if a.cmd == "profile":
+        for i in iommus:
+            profile(a.out, i, a.workload)
         return
     if a.cmd == "run":
         append = "rig.bench.rounds=%d rig.bench.scale=%s" % (a.rounds, a.scale)
