@@ -36,12 +36,12 @@ done
 
 # name rw bs iodepth short-count long-count
 workloads="
-randread-4k-qd1 randread 4k 1 1000 3000
-randread-4k-qd32 randread 4k 32 3000 9000
-randwrite-4k-qd1 randwrite 4k 1 1000 3000
-randwrite-4k-qd32 randwrite 4k 32 3000 9000
-read-128k-qd8 read 128k 8 800 2400
-read-1m-qd8 read 1m 8 200 600
+randread-4k-qd1 randread 4k 1 2000 6000
+randread-4k-qd32 randread 4k 32 6000 18000
+randwrite-4k-qd1 randwrite 4k 1 2000 6000
+randwrite-4k-qd32 randwrite 4k 32 6000 18000
+read-128k-qd8 read 128k 8 2000 6000
+read-1m-qd8 read 1m 8 500 1500
 p2p-128k-qd8 p2p 128k 8 1600 4800
 p2p-1m-qd8 p2p 1m 8 400 1200
 "
