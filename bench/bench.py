@@ -610,7 +610,7 @@ def main():
     ap.add_argument("--scale", default="1")
     ap.add_argument("--only", default="")
     ap.add_argument("--modes", default="")
-    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--p2p", type=int, default=1, help="the P2P boot (0: leave it out)")
     a = ap.parse_args()
     iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P only
