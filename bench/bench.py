@@ -156,6 +156,12 @@ def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
     if ivshmem:
         cmd += ["--ivshmem", ivshmem]
     env = dict(os.environ, RIG_KVM="0")
+    # One host CPU for the whole of QEMU: its vCPU thread and the main loop
+    # thread that emulates the NVMe never run at the same time.  QEMU 7.2's
+    # NVMe shadow-doorbell handling races with the guest's submissions when
+    # they do (no barrier between its eventidx write and its tail read), and
+    # the command stream stalls until the driver's timeout.
+    cmd = ["taskset", "-c", str(os.sched_getaffinity(0).pop())] + cmd
     t0 = time.time()
     subprocess.run(cmd, env=env, check=False)
     secs = time.time() - t0
