@@ -19,6 +19,7 @@ HOST_PKGS=(
 	libelf-dev libssl-dev pkg-config git ccache
 	qemu-system-x86 busybox-static nvme-cli dpkg-dev
 	zlib1g-dev libaio-dev
+	python3-matplotlib
 )
 
 want_file() {	# want_file PATH CONTENT: write PATH only if it differs
@@ -29,7 +30,8 @@ want_file() {	# want_file PATH CONTENT: write PATH only if it differs
 	return 1
 }
 
-if [ -f "$stamp" ] && [ -f "$KERNEL_TARBALL" ] && \
+plugin_h="$src/qemu-plugin/qemu-plugin.h"
+if [ -f "$stamp" ] && [ -f "$KERNEL_TARBALL" ] && [ -f "$plugin_h" ] && \
    [ -d "$src/fio" ] && [ -d "$src/liburing" ] && [ -x "$top/build/tools/bin/sparse" ]; then
 	exit 0
 fi
@@ -41,6 +43,18 @@ changed=0
 src_entry="Types: deb deb-src
 URIs: http://deb.debian.org/debian
 Suites: unstable experimental
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
 pin_entry="Package: *
@@ -99,6 +113,23 @@ for pkg in fio liburing sparse; do
 	mv "$tmp/$pkg" "$src/$pkg"
 	rm -rf "$tmp"
 done
+
+# The TCG plugin API header of the QEMU on this machine (make bench's
+# instruction counter, bench/plugin): from the source package of the
+# installed qemu-system-x86, at its exact version (bookworm's deb-src above).
+if [ ! -f "$plugin_h" ]; then
+	qver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86)
+	tmp=$(mktemp -d "$src/.get-qemu.XXXX")
+	(cd "$tmp" && apt-get source -q --download-only "qemu=$qver" >/dev/null 2>&1) ||
+		{ echo "deps: could not fetch the source of qemu $qver" >&2; exit 1; }
+	orig=$(ls "$tmp"/qemu_*.orig.tar.* | grep -v '\.asc$' | head -1)
+	tar -xf "$orig" -C "$tmp" --wildcards '*/include/qemu/qemu-plugin.h'
+	mkdir -p "$src/qemu-plugin"
+	find "$tmp" -name qemu-plugin.h -exec cp {} "$plugin_h.tmp" \;
+	echo "$qver" > "$src/qemu-plugin/.debian-version"
+	mv "$plugin_h.tmp" "$plugin_h"
+	rm -rf "$tmp"
+fi
 
 # bookworm's sparse (0.6.4) is too old for 7.3's headers (__typeof_unqual__):
 # the kernel's Makefile then skips C=1/C=2 silently.  Build unstable's.

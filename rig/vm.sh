@@ -18,6 +18,7 @@
 #   --ivshmem PATH   add an ivshmem-plain device backed by host file PATH
 #   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
 #   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
+#   --plugin SPEC    load a TCG plugin: -plugin SPEC (e.g. file=x.so,out=...)
 #   --shell          interactive: the guest gives a shell on the console
 # Accelerator: TCG, unless rig/kvm-probe.sh has seen a probe boot under KVM
 # complete (RIG_KVM=1 forces KVM, RIG_KVM=0 skips the probe).
@@ -27,7 +28,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 kernel="$top/build/obj-test/arch/x86/boot/bzImage"
 initrd="$top/build/initramfs-test.cpio"
 suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" ivshmem="" cpu=""
-smp=2 mem=2G tmo=1800 append="" shell=0
+smp=2 mem=2G tmo=1800 append="" shell=0 plugin=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
 	--append) append=$2; shift ;;
+	--plugin) plugin=(-plugin "$2"); shift ;;
 	--shell) shell=1 ;;
 	*) echo "vm: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -139,7 +141,7 @@ dev+=(-device virtio-serial-pci -chardev file,id=tap,path="$tap"
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$tmo" qemu-system-x86_64 "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
-	-machine "$machine" "${dev[@]}" \
+	-machine "$machine" "${dev[@]}" "${plugin[@]}" \
 	-display none -monitor none -serial file:"$con" -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline $append" \
 	</dev/null >"$out/$name.qemu.log" 2>&1

@@ -1,0 +1,658 @@
+#!/usr/bin/python3
+"""make bench: boot the benchmark kernel once per IOMMU mode, run the guest's
+fio jobs (tests/guest/bench.sh) under the instruction-counting TCG plugin
+(bench/plugin/insn-count.c), and turn the results into a table of ratios,
+out/bench/results.json and out/bench/bench.png.
+
+  bench.py run [--iommu off,lazy,strict] [--rounds N] [--scale F]
+               [--only WORKLOADS] [--modes MODES] [--out DIR]
+  bench.py verify [--out DIR]   the two-boot check of the marker method
+  bench.py report [--out DIR]   redo the table, JSON and plot from the logs
+  bench.py compare DIR1 DIR2    kernel insns/IO of two whole runs side by side
+  bench.py profile [--iommu M] [--workload W]   kernel instructions per I/O
+                                by function, fixed vs dma-buf buffers
+
+Runs under Debian's /usr/bin/python3 (python3-matplotlib, rig/deps.sh).
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OBJ = os.path.join(TOP, "build", "obj-bench")
+PLUGIN = os.path.join(TOP, "build", "bench", "insn-count.so")
+KERNEL = os.path.join(OBJ, "arch", "x86", "boot", "bzImage")
+INITRD = os.path.join(TOP, "build", "initramfs-bench.cpio")
+MODES = ["plain", "fixed", "dmabuf"]
+MODE_LETTER = {"plain": "a", "fixed": "b", "dmabuf": "c"}
+IOMMUS = ["off", "lazy", "strict"]
+WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
+             "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
+# The marker: the guest calls sethostname(2) between jobs.
+MARK_SYM = "__x64_sys_sethostname"
+# Inclusive per-call cost of kernel functions, counted by the plugin from
+# the function's entry to the return sites of its callers.  nvme-pci's are
+# the second figure (nvme_map_data is inlined into nvme_prep_rq by gcc 12;
+# nvme_prep_rq, command set-up + data mapping + start of the request, then
+# stands for it).  The ioctl syscall is there because fio's dmabuf= engine
+# brackets its CPU access to the buffers with DMA_BUF_IOCTL_SYNC around each
+# submit and reap: its only ioctls while the job runs.  x64_sys_call
+# tail-calls __x64_sys_ioctl, so the call returns after do_syscall_64's
+# call of x64_sys_call.
+REGIONS = [	# (name, entry symbol, (caller function, called symbol) or None)
+    ("nvme_map_data", "nvme_map_data", None),
+    ("nvme_prep_rq", "nvme_prep_rq", None),
+    ("nvme_unmap_data", "nvme_unmap_data", None),
+    ("ioctl", "__x64_sys_ioctl", ("do_syscall_64", "x64_sys_call")),
+]
+REGION_SYMS = [r[0] for r in REGIONS]
+
+
+def die(msg):
+    print("bench: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- symbols
+
+def system_map():
+    syms = {}
+    with open(os.path.join(OBJ, "System.map")) as f:
+        for line in f:
+            addr, typ, name = line.split()[:3]
+            syms.setdefault(name, []).append((int(addr, 16), typ))
+    return syms
+
+
+def lookup(syms, name):
+    """The address of a function, also under a compiler suffix (.isra.0...)."""
+    cands = [(n, v) for n, v in syms.items()
+             if n == name or n.startswith(name + ".")]
+    cands = [(n, a) for n, v in cands for a, t in v if t in "tT"]
+    if len(cands) != 1:
+        return None, None
+    return cands[0]
+
+
+def disassemble(lo, hi):
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn",
+                          "--start-address=%#x" % lo, "--stop-address=%#x" % hi,
+                          os.path.join(OBJ, "vmlinux")],
+                         capture_output=True, text=True, check=True).stdout
+    return [l for l in dis.split("\n") if re.match(r"^\s*ffffffff[0-9a-f]+:", l)]
+
+
+def calls_to(lines, target):
+    """Addresses right after each direct call of TARGET in LINES."""
+    return [int(lines[i + 1].split(":")[0], 16) for i, l in enumerate(lines)
+            if re.search(r"\bcall\s+%x\b" % target, l) and i + 1 < len(lines)]
+
+
+def return_sites_in(caller, callee):
+    """Return sites of CALLER's direct calls of CALLEE (function names)."""
+    syms = system_map()
+    _, lo = lookup(syms, caller)
+    _, target = lookup(syms, callee)
+    if lo is None or target is None:
+        return []
+    hi = min([a for v in syms.values() for a, t in v if a > lo] or [lo + 0x1000])
+    return calls_to(disassemble(lo, hi), target)
+
+
+def return_sites(entry, name):
+    """Addresses right after each direct call of ENTRY in nvme-pci's code."""
+    obj = os.path.join(OBJ, "drivers", "nvme", "host", "pci.o")
+    syms = system_map()
+    nm = subprocess.run(["nm", "--defined-only", obj], capture_output=True,
+                        text=True, check=True).stdout
+    addrs = []
+    for line in nm.split("\n"):
+        p = line.split()
+        if len(p) == 3 and p[1] in "tT" and p[2] in syms:
+            addrs += [a for a, t in syms[p[2]] if t in "tT"]
+    if not addrs:
+        return []
+    return calls_to(disassemble(min(addrs), max(addrs) + 0x4000), entry)
+
+
+def plugin_args(out_file):
+    syms = system_map()
+    _, mark = lookup(syms, MARK_SYM)
+    if mark is None:
+        die("no %s in System.map" % MARK_SYM)
+    args = ["file=" + PLUGIN, "out=" + out_file, "mark=%x" % mark]
+    regions = {}
+    for name, entry_sym, via in REGIONS:
+        sym, entry = lookup(syms, entry_sym)
+        if entry is None:
+            regions[name] = "not a function of its own in this build (inlined)"
+            continue
+        rets = return_sites_in(*via) if via else return_sites(entry, sym)
+        if not rets:
+            regions[name] = "no direct call found"
+            continue
+        args.append("region=%s@%x@%s" % (name, entry, "@".join("%x" % r for r in rets)))
+        regions[name] = "%s at %#x, %d call site(s)" % (sym, entry, len(rets))
+    return ",".join(args), regions
+
+
+# ---------------------------------------------------------------- boots
+
+def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
+    os.makedirs(outdir, exist_ok=True)
+    insns = os.path.join(outdir, name + ".insns")
+    spec, regions = plugin_args(insns)
+    if profile:
+        spec += ",profile=" + os.path.join(outdir, name + ".profile")
+    cmd = [os.path.join(TOP, "rig", "vm.sh"), "--kernel", KERNEL, "--initrd", INITRD,
+           "--suite", "bench", "--name", name, "--out", outdir, "--iommu", iommu,
+           "--nvme", "null", "--smp", "1", "--plugin", spec,
+           "--timeout", str(timeout), "--append", "nvme_core.io_timeout=5 " + append]
+    if ivshmem:
+        cmd += ["--ivshmem", ivshmem]
+    env = dict(os.environ, RIG_KVM="0")
+    # One host CPU for the whole of QEMU: its vCPU thread and the main loop
+    # thread that emulates the NVMe never run at the same time.  QEMU 7.2's
+    # NVMe shadow-doorbell handling races with the guest's submissions when
+    # they do (no barrier between its eventidx write and its tail read), and
+    # the command stream stalls until the driver's timeout.
+    cmd = ["taskset", "-c", str(os.sched_getaffinity(0).pop())] + cmd
+    t0 = time.time()
+    subprocess.run(cmd, env=env, check=False)
+    secs = time.time() - t0
+    with open(os.path.join(outdir, name + ".meta.json"), "w") as f:
+        json.dump({"iommu": iommu, "append": append, "seconds": secs,
+                   "regions": regions, "qemu_plugin": spec}, f, indent=1)
+    return secs
+
+
+# ---------------------------------------------------------------- parsing
+
+def parse_tap(path):
+    runs, cur, buf = [], None, []
+    with open(path, errors="replace") as f:
+        for raw in f:
+            line = raw.strip()
+            if line.startswith("BENCH-RUN "):
+                cur = dict(kv.split("=", 1) for kv in line.split()[1:])
+                buf = []
+            elif line == "BENCH-END" and cur is not None:
+                txt = "\n".join(buf)
+                i = txt.find("{")
+                cur["fio"] = json.loads(txt[i:]) if i >= 0 and cur["rc"] == "0" else None
+                runs.append(cur)
+                cur = None
+            elif cur is not None:
+                buf.append(line)
+    return runs
+
+
+def parse_insns(path):
+    snaps, end = [], None
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if not p or p[0] == "#":
+                continue
+            rec = {"kern": int(p[2 if p[0] == "mark" else 1]),
+                   "user": int(p[3 if p[0] == "mark" else 2]), "regions": {}}
+            rest = p[4:] if p[0] == "mark" else p[3:]
+            for i in range(0, len(rest), 3):
+                rec["regions"][rest[i]] = (int(rest[i + 1]), int(rest[i + 2]))
+            if p[0] == "mark":
+                snaps.append(rec)
+            else:
+                end = rec
+    return snaps, end
+
+
+def fio_figures(fio):
+    if "p2p" in fio:	# tests/bench-p2p.c
+        p = fio["p2p"]
+        cpu_s = p["usr_s"] + p["sys_s"]
+        return {"ios": p["ios"], "iops": p["ios"] / p["secs"],
+                "bw_MiBps": p["bytes"] / p["secs"] / 2**20,
+                "usr_cpu_pct": 100.0 * p["usr_s"] / p["secs"],
+                "sys_cpu_pct": 100.0 * p["sys_s"] / p["secs"],
+                "cpu_us_per_io": cpu_s * 1e6 / p["ios"],
+                "cpu_ns_per_byte": cpu_s * 1e9 / p["bytes"], "bytes_per_io": p["bytes"] / p["ios"]}
+    job = fio["jobs"][0]
+    d = "write" if job["write"]["total_ios"] > job["read"]["total_ios"] else "read"
+    s = job[d]
+    pct = s["clat_ns"].get("percentile", {})
+    ios = s["total_ios"]
+    cpu_ms = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * job["job_runtime"]
+    return {"ios": ios, "iops": s["iops"], "bw_MiBps": s["bw_bytes"] / 2**20,
+            "clat_p50_us": pct.get("50.000000", 0) / 1000.0,
+            "clat_p99_us": pct.get("99.000000", 0) / 1000.0,
+            "usr_cpu_pct": job["usr_cpu"], "sys_cpu_pct": job["sys_cpu"],
+            "cpu_us_per_io": cpu_ms * 1000.0 / ios if ios else None}
+
+
+def boot_results(outdir, name):
+    """Per run: fio's figures and the plugin's counts between its marks."""
+    runs = parse_tap(os.path.join(outdir, name + ".tap"))
+    snaps, end = parse_insns(os.path.join(outdir, name + ".insns"))
+    off = len(snaps) - 2 * len(runs)
+    if off < 0:
+        die("%s: %d runs but %d marks" % (name, len(runs), len(snaps)))
+    for i, r in enumerate(runs):
+        if int(r["mark"]) != 2 * i:
+            die("%s: run %d has mark %s" % (name, i, r["mark"]))
+        a, b = snaps[off + 2 * i], snaps[off + 2 * i + 1]
+        r["kern"] = b["kern"] - a["kern"]
+        r["user"] = b["user"] - a["user"]
+        r["regions"] = {k: (b["regions"][k][0] - a["regions"][k][0],
+                            b["regions"][k][1] - a["regions"][k][1]) for k in a["regions"]}
+        r["fig"] = fio_figures(r["fio"]) if r["fio"] else None
+    return runs, end
+
+
+def per_io(runs):
+    """Pair each job's short and long run: the cost of one I/O."""
+    by = {}
+    for r in runs:	# a stalled run was repeated: keep the good one
+        if r.get("stall") == "1" or not r["fig"]:
+            continue
+        by.setdefault((r["workload"], r["mode"], r["round"]), {})[r["ios"]] = r
+    out = []
+    for (wl, mode, rnd), d in by.items():
+        if len(d) != 2:
+            continue
+        s, l = sorted(d.values(), key=lambda r: r["fig"]["ios"])
+        dn = l["fig"]["ios"] - s["fig"]["ios"]
+        if dn <= 0:
+            continue
+        rec = {"workload": wl, "mode": mode, "round": int(rnd),
+               "ios_short": s["fig"]["ios"], "ios_long": l["fig"]["ios"],
+               "kernel_insns_per_io": (l["kern"] - s["kern"]) / dn,
+               "user_insns_per_io": (l["user"] - s["user"]) / dn}
+        rec["total_insns_per_io"] = rec["kernel_insns_per_io"] + rec["user_insns_per_io"]
+        if "bytes_per_io" in l["fig"]:
+            rec["total_insns_per_byte"] = rec["total_insns_per_io"] / l["fig"]["bytes_per_io"]
+        for k in l["regions"]:
+            di = l["regions"][k][0] - s["regions"][k][0]
+            dc = l["regions"][k][1] - s["regions"][k][1]
+            rec[k + "_insns_per_call"] = di / dc if dc else None
+            rec[k + "_calls_per_io"] = dc / dn
+            rec[k + "_insns_per_io"] = di / dn
+        if "ioctl_insns_per_io" in rec:	# fio's DMA_BUF_IOCTL_SYNC calls left out
+            rec["kernel_insns_per_io_nosync"] = rec["kernel_insns_per_io"] - rec["ioctl_insns_per_io"]
+        rec.update({k: v for k, v in l["fig"].items() if k != "ios"})
+        out.append(rec)
+    return out
+
+
+def summarize(recs):
+    """Median, min and max over rounds of each figure."""
+    groups = {}
+    for r in recs:
+        groups.setdefault((r["workload"], r["mode"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        figs = {}
+        for k in rs[0]:
+            if k in ("workload", "mode", "round"):
+                continue
+            vals = [r[k] for r in rs if r.get(k) is not None]
+            if not vals:
+                continue
+            med = statistics.median(vals)
+            figs[k] = {"median": med, "min": min(vals), "max": max(vals),
+                       "spread_pct": 100.0 * (max(vals) - min(vals)) / med if med else 0.0,
+                       "n": len(vals)}
+        out[key] = figs
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def med(summary, iommu, wl, mode, fig):
+    try:
+        return summary[iommu][(wl, mode)][fig]["median"]
+    except KeyError:
+        return None
+
+
+def ratio(x, y):
+    return x / y if x is not None and y else None
+
+
+def fmt(v, spec="%.2f"):
+    return spec % v if v is not None else "-"
+
+
+def report(outdir, names):
+    summary, raw, meta = {}, {}, {}
+    for iommu, name in names:
+        if not os.path.exists(os.path.join(outdir, name + ".tap")):
+            continue
+        runs, end = boot_results(outdir, name)
+        recs = per_io(runs)
+        raw[iommu] = recs
+        summary[iommu] = summarize(recs)
+        mp = os.path.join(outdir, name + ".meta.json")
+        meta[iommu] = json.load(open(mp)) if os.path.exists(mp) else {}
+        meta[iommu]["failed_runs"] = sum(1 for r in runs if r["rc"] != "0")
+        meta[iommu]["stalled_runs"] = sum(1 for r in runs if r.get("stall") == "1")
+    p2p = summary.pop("p2p", None)
+    iommus = [i for i in IOMMUS if i in summary]
+    wls = [w for w in WORKLOADS if any((w, m) in summary[i] for i in iommus for m in MODES)]
+
+    lines = []
+    lines.append("Guest kernel instructions per I/O (TCG plugin; median of rounds, "
+                 "spread = (max-min)/median) and ratios of dma-buf (c) to fixed (b) "
+                 "and plain (a); IOPS and CPU ratios from fio's wall-clock figures.")
+    lines.append("c-sync: dma-buf less the inclusive cost of the DMA_BUF_IOCTL_SYNC ioctls "
+                 "fio's dmabuf= engine makes around each submit and reap (not of their "
+                 "syscall entry and exit).")
+    hdr = "%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
+        "iommu", "workload", "a:plain", "b:fixed", "c:dmabuf", "sprd%",
+        "c/b", "c/a", "c-sync", "/b", "IOPS c/b", "c/a", "CPU c/b", "c/a")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    K = "kernel_insns_per_io"
+    for i in iommus:
+        for w in wls:
+            k = {m: med(summary, i, w, m, K) for m in MODES}
+            io = {m: med(summary, i, w, m, "iops") for m in MODES}
+            cpu = {m: med(summary, i, w, m, "cpu_us_per_io") for m in MODES}
+            spread = max([summary[i][(w, m)][K]["spread_pct"] for m in MODES
+                          if (w, m) in summary[i] and K in summary[i][(w, m)]] or [0])
+            ns = med(summary, i, w, "dmabuf", "kernel_insns_per_io_nosync")
+            lines.append("%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
+                i, w, fmt(k["plain"], "%.0f"), fmt(k["fixed"], "%.0f"),
+                fmt(k["dmabuf"], "%.0f"), fmt(spread, "%.1f"),
+                fmt(ratio(k["dmabuf"], k["fixed"])), fmt(ratio(k["dmabuf"], k["plain"])),
+                fmt(ns, "%.0f"), fmt(ratio(ns, k["fixed"])),
+                fmt(ratio(io["dmabuf"], io["fixed"])), fmt(ratio(io["dmabuf"], io["plain"])),
+                fmt(ratio(cpu["dmabuf"], cpu["fixed"])), fmt(ratio(cpu["dmabuf"], cpu["plain"]))))
+        lines.append("")
+    if "strict" in summary and "off" in summary:
+        lines.append("dma-buf under strict IOMMU vs fixed buffers with IOMMU off, (c) strict / (b) off:")
+        lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
+            "workload", "c strict", "b off", "insns", "c-sync", "insns", "IOPS"))
+        for w in wls:
+            cs, bo = med(summary, "strict", w, "dmabuf", K), med(summary, "off", w, "fixed", K)
+            ns = med(summary, "strict", w, "dmabuf", "kernel_insns_per_io_nosync")
+            lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
+                w, fmt(cs, "%.0f"), fmt(bo, "%.0f"), fmt(ratio(cs, bo)),
+                fmt(ns, "%.0f"), fmt(ratio(ns, bo)),
+                fmt(ratio(med(summary, "strict", w, "dmabuf", "iops"),
+                          med(summary, "off", w, "fixed", "iops")))))
+        lines.append("")
+    # Second figure: the per-request cost inside nvme-pci.
+    regs = [r for r in REGION_SYMS if r.startswith("nvme") and any(
+        r + "_insns_per_call" in f for i in iommus for f in summary[i].values())]
+    if regs:
+        lines.append("nvme-pci per request (inclusive kernel instructions per call, TCG plugin), "
+                     "fixed (b) vs dma-buf (c):")
+        lines.append("%-6s %-18s " % ("iommu", "workload") + " ".join(
+            "%14s %14s" % (r + " b", "c") for r in regs))
+        for i in iommus:
+            for w in wls:
+                cells = []
+                for r in regs:
+                    for m in ("fixed", "dmabuf"):
+                        cells.append(fmt(med(summary, i, w, m, r + "_insns_per_call"), "%.0f"))
+                lines.append("%-6s %-18s " % (i, w) + " ".join(
+                    "%14s %14s" % (cells[2 * j], cells[2 * j + 1]) for j in range(len(regs))))
+        lines.append("")
+    if p2p:
+        lines.append("P2P, NVMe -> ivshmem BAR (IOMMU strict, -cpu EPYC): dma-buf straight "
+                     "into the BAR vs O_DIRECT into RAM + memcpy into the BAR (bounce):")
+        lines.append("%-14s %9s %9s %7s | %9s %9s %7s | %9s %9s %7s" % (
+            "workload", "MiB/s dma", "bounce", "ratio", "CPU ns/B", "bounce", "ratio",
+            "insn/B", "bounce", "ratio"))
+        for w in sorted({w for (w, m) in p2p}):
+            row = [w]
+            for fig, spec in (("bw_MiBps", "%.0f"), ("cpu_ns_per_byte", "%.3f"),
+                              ("total_insns_per_byte", "%.3f")):
+                d = p2p.get((w, "dmabuf"), {}).get(fig, {}).get("median")
+                b = p2p.get((w, "bounce"), {}).get(fig, {}).get("median")
+                row += [fmt(d, spec), fmt(b, spec), fmt(ratio(d, b))]
+            lines.append("%-14s %9s %9s %7s | %9s %9s %7s | %9s %9s %7s" % tuple(row))
+        lines.append("")
+    for i in iommus + (["p2p"] if "p2p" in meta else []):
+        if meta[i].get("failed_runs"):
+            lines.append("WARNING: %d run(s) failed in boot %s (see its .tap)" % (meta[i]["failed_runs"], i))
+        if meta[i].get("stalled_runs"):
+            lines.append("note: %d run(s) in boot %s hit an NVMe command timeout (QEMU) and were "
+                         "repeated; the stalled ones are left out" % (meta[i]["stalled_runs"], i))
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(outdir, "table.txt"), "w") as f:
+        f.write(text + "\n")
+
+    js = {"note": "Emulated NVMe (null-co) under QEMU TCG: read the ratios, not the absolute figures.",
+          "boots": meta,
+          "summary": {i: {"%s/%s" % k: v for k, v in summary[i].items()} for i in iommus},
+          "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},
+          "per_round": raw}
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump(js, f, indent=1, sort_keys=True)
+    plot(outdir, summary, iommus, wls, p2p)
+    return summary
+
+
+def plot(outdir, summary, iommus, wls, p2p):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: no matplotlib, no plot (make deps installs python3-matplotlib)")
+        return
+    figs = [("kernel_insns_per_io", "guest kernel instructions / I/O"),
+            ("iops", "IOPS (TCG, ratios only)"),
+            ("cpu_us_per_io", "guest CPU us / I/O (TCG)")]
+    ncol = len(iommus) + (1 if p2p else 0)
+    if not ncol:
+        return
+    fig, axes = plt.subplots(len(figs), ncol, figsize=(5 * ncol, 3.4 * len(figs)),
+                             squeeze=False)
+    if p2p:	# last column: NVMe -> BAR, dma-buf vs bounce
+        pw = sorted({w for (w, m) in p2p})
+        for r, (key, label) in enumerate([("bw_MiBps", "MiB/s (TCG, ratios only)"),
+                                          ("total_insns_per_byte", "guest instructions / byte"),
+                                          ("cpu_ns_per_byte", "guest CPU ns / byte (TCG)")]):
+            ax = axes[r][ncol - 1]
+            for j, m in enumerate(["dmabuf", "bounce"]):
+                vals = [p2p.get((w, m), {}).get(key, {}).get("median", 0) for w in pw]
+                ax.bar([x + (j - 0.5) * 0.35 for x in range(len(pw))], vals, 0.35, label=m)
+            ax.set_xticks(range(len(pw)))
+            ax.set_xticklabels(pw, fontsize=7)
+            ax.set_title("P2P into a BAR (IOMMU strict): " + label, fontsize=9)
+            if r == 0:
+                ax.legend(fontsize=7)
+    width = 0.27
+    for c, i in enumerate(iommus):
+        for r, (key, label) in enumerate(figs):
+            ax = axes[r][c]
+            for j, m in enumerate(MODES):
+                vals, lo, hi = [], [], []
+                for w in wls:
+                    f = summary[i].get((w, m), {}).get(key)
+                    v = f["median"] if f else 0
+                    vals.append(v)
+                    lo.append(v - f["min"] if f else 0)
+                    hi.append(f["max"] - v if f else 0)
+                xs = [x + (j - 1) * width for x in range(len(wls))]
+                ax.bar(xs, vals, width, yerr=[lo, hi], capsize=2,
+                       label="(%s) %s" % (MODE_LETTER[m], m))
+            ax.set_xticks(range(len(wls)))
+            ax.set_xticklabels(wls, rotation=30, ha="right", fontsize=7)
+            ax.set_title("IOMMU %s: %s" % (i, label), fontsize=9)
+            if key == "kernel_insns_per_io":
+                ax.set_yscale("log")
+            if r == 0 and c == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle("make bench: emulated NVMe (null-co), QEMU TCG, -smp 1; bars: median, "
+                 "whiskers: min/max of rounds", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "bench.png"), dpi=90)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- profile
+
+def profile(outdir, iommu, workload, top=30):
+    """Where the kernel instructions of one I/O go, fixed vs dma-buf buffers:
+    per function, from the plugin's per-block counts between the marks."""
+    name = "profile-%s-%s" % (iommu, workload)
+    boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
+         "rig.bench.modes=fixed,dmabuf" % workload, 900, profile=True)
+    runs, _ = boot_results(outdir, name)
+    snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
+    off = len(snaps) - 2 * len(runs)
+    funcs = sorted((a, n) for n, v in system_map().items() for a, t in v if t in "tTwW")
+    starts = [a for a, _ in funcs]
+    import bisect
+    windows, cur = {}, None
+    with open(os.path.join(outdir, name + ".profile")) as f:
+        for line in f:
+            p = line.split()
+            if p[0] == "mark":
+                cur = windows.setdefault(int(p[1]), {})
+            else:
+                i = bisect.bisect_right(starts, int(p[1], 16)) - 1
+                sym = funcs[i][1] if i >= 0 else "?"
+                cur[sym] = cur.get(sym, 0) + int(p[2]) * int(p[3])
+    per = {}
+    for i, r in enumerate(runs):
+        if r.get("stall") == "1" or not r["fig"]:
+            continue
+        per.setdefault(r["mode"], {})[r["fig"]["ios"]] = windows.get(off + 2 * i + 1, {})
+    res = {}
+    for mode, d in per.items():
+        (n1, w1), (n2, w2) = sorted(d.items())
+        res[mode] = {k: (w2.get(k, 0) - w1.get(k, 0)) / (n2 - n1) for k in set(w1) | set(w2)}
+    fx, db = res.get("fixed", {}), res.get("dmabuf", {})
+    keys = sorted(set(fx) | set(db), key=lambda k: -abs(db.get(k, 0) - fx.get(k, 0)))
+    lines = ["Kernel instructions per I/O by function, %s, IOMMU %s (block-level "
+             "profile; totals: fixed %.0f, dma-buf %.0f):" % (workload, iommu,
+                                                            sum(fx.values()), sum(db.values())),
+             "%-40s %9s %9s %9s" % ("function", "fixed", "dma-buf", "diff")]
+    for k in keys[:top]:
+        lines.append("%-40s %9.0f %9.0f %+9.0f" % (k, fx.get(k, 0), db.get(k, 0),
+                                                   db.get(k, 0) - fx.get(k, 0)))
+    txt = "\n".join(lines)
+    print(txt)
+    with open(os.path.join(outdir, name + ".txt"), "w") as f:
+        f.write(txt + "\n")
+
+
+# ---------------------------------------------------------------- compare
+
+def compare(dir1, dir2):
+    """Stability across two whole runs: kernel instructions per I/O."""
+    sums = []
+    for d in (dir1, dir2):
+        js = json.load(open(os.path.join(d, "results.json")))
+        sums.append(js["summary"])
+    lines = ["kernel insns/IO, median of rounds: %s vs %s" % (dir1, dir2),
+             "%-6s %-18s %-7s %9s %9s %7s" % ("iommu", "workload", "mode", "run 1", "run 2", "diff%")]
+    diffs = []
+    for i in IOMMUS:
+        for w in WORKLOADS:
+            for m in MODES:
+                k = "%s/%s" % (w, m)
+                try:
+                    a = sums[0][i][k]["kernel_insns_per_io"]["median"]
+                    b = sums[1][i][k]["kernel_insns_per_io"]["median"]
+                except KeyError:
+                    continue
+                diffs.append(abs(b - a) / a * 100)
+                lines.append("%-6s %-18s %-7s %9.0f %9.0f %+7.1f" % (i, w, m, a, b, (b - a) / a * 100))
+    if diffs:
+        diffs.sort()
+        lines.append("|diff| median %.1f %%, max %.1f %% over %d figures" % (
+            diffs[len(diffs) // 2], diffs[-1], len(diffs)))
+    txt = "\n".join(lines)
+    print(txt)
+    return txt
+
+
+# ---------------------------------------------------------------- verify
+
+def verify(outdir, n1=20000, n2=60000):
+    """The two-boot method of RIG-NOTES for one job: whole-boot counts of a
+    boot with N1 and one with N2 I/Os, against the marker method."""
+    res = {}
+    for n in (n1, n2):
+        name = "verify-%d" % n
+        boot(outdir, name, "off", "rig.bench.rounds=1 rig.bench.only=randread-4k-qd32 "
+             "rig.bench.modes=fixed rig.bench.counts=%d" % n, 900)
+        runs, end = boot_results(outdir, name)
+        res[n] = (runs, end)
+    (r1, e1), (r2, e2) = res[n1], res[n2]
+    i1, i2 = r1[0]["fig"]["ios"], r2[0]["fig"]["ios"]
+    two_boot = (e2["kern"] - e1["kern"]) / (i2 - i1)
+    marker = (r2[0]["kern"] - r1[0]["kern"]) / (i2 - i1)
+    txt = ("randread-4k-qd32, fixed buffers, IOMMU off: kernel insns/IO\n"
+           "  two-boot method (whole boots, N=%d and %d): %.0f\n"
+           "  marker method (same boots, between marks):  %.0f\n"
+           "  user insns/IO two-boot %.0f, marker %.0f" % (
+               i1, i2, two_boot, marker, (e2["user"] - e1["user"]) / (i2 - i1),
+               (r2[0]["user"] - r1[0]["user"]) / (i2 - i1)))
+    print(txt)
+    with open(os.path.join(outdir, "verify.txt"), "w") as f:
+        f.write(txt + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["run", "verify", "report", "profile", "compare"])
+    ap.add_argument("dirs", nargs="*", help="compare: two output folders")
+    ap.add_argument("--workload", default="randread-4k-qd32")
+    ap.add_argument("--out", default=os.path.join(TOP, "out", "bench"))
+    ap.add_argument("--iommu", default=",".join(IOMMUS))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scale", default="1")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--modes", default="")
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--p2p", type=int, default=1, help="the P2P boot (0: leave it out)")
+    a = ap.parse_args()
+    iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P only
+    names = [(i, "bench-" + i) for i in iommus]
+    if a.cmd == "verify":
+        verify(a.out)
+        return
+    if a.cmd == "compare":
+        compare(*a.dirs)
+        return
+    if a.cmd == "profile":
+        for i in iommus:
+            profile(a.out, i, a.workload)
+        return
+    if a.cmd == "run":
+        append = "rig.bench.rounds=%d rig.bench.scale=%s" % (a.rounds, a.scale)
+        if a.only:
+            append += " rig.bench.only=" + a.only
+        if a.modes:
+            append += " rig.bench.modes=" + a.modes
+        for i, name in names:
+            secs = boot(a.out, name, i, append, a.timeout)
+            print("bench: IOMMU %s: boot to poweroff %.0f s" % (i, secs), flush=True)
+        if a.p2p:
+            shm = "/dev/shm/rig-bench-p2p-%d" % os.getpid()
+            try:
+                secs = boot(a.out, "bench-p2p", "strict", append + " rig.bench.p2p=1",
+                            a.timeout, ivshmem=shm)
+            finally:
+                if os.path.exists(shm):
+                    os.unlink(shm)
+            print("bench: P2P (IOMMU strict): boot to poweroff %.0f s" % secs, flush=True)
+    if a.p2p:
+        names.append(("p2p", "bench-p2p"))
+    report(a.out, names)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+#!/bin/sh
+# make bench, in the guest: fio's io_uring engine on the NVMe namespace with
+# (a) plain O_DIRECT buffers, (b) registered buffers (fixedbufs) and (c) a
+# registered dma-buf from the system heap (dmabuf=heap, patches/fio), the
+# same job otherwise, for each workload, in rounds; the buffer modes are
+# interleaved within a round and their order rotates from round to round.
+#
+# Each job runs twice, with a short and a long I/O count, and each run is
+# framed by two calls of sethostname(2) (busybox hostname): the host's TCG
+# plugin (bench/plugin/insn-count.c) snapshots its instruction counters when
+# the kernel enters that syscall, so the difference of the two runs' counts
+# divided by the difference of their I/O counts is the cost of one I/O, with
+# fio's start-up and exit cancelled.  The host matches the snapshots to the
+# runs by their order: nothing else in the guest may call sethostname.
+#
+# Kernel command line: rig.bench.rounds=N (default 3), rig.bench.scale=F
+# (multiplies every I/O count; default 1), rig.bench.only=WORKLOAD[,...]
+# and rig.bench.modes=plain,fixed,dmabuf (subsets for a quick run),
+# rig.bench.counts=N[,N] (these I/O counts instead of the job's two).
+# rig.bench.p2p=1: only the P2P jobs instead (tests/bench-p2p.c: reads into
+# an ivshmem BAR through its vfio dma-buf, or through RAM and a memcpy).
+# Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
+dev=${RIG_NVME:-/dev/nvme0n1}
+rounds=3 scale=1 only= modes= counts= p2p=0
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	rig.bench.rounds=*) rounds=${arg#*=} ;;
+	rig.bench.scale=*) scale=${arg#*=} ;;
+	rig.bench.only=*) only=$(echo "${arg#*=}" | tr , ' ') ;;
+	rig.bench.modes=*) modes=$(echo "${arg#*=}" | tr , ' ') ;;
+	rig.bench.counts=*) counts=$(echo "${arg#*=}" | tr , ' ') ;;
+	rig.bench.p2p=1) p2p=1 ;;
+	esac
+done
+[ -b "$dev" ] || { echo "SKIP: no $dev"; exit 4; }
+
+# name rw bs iodepth short-count long-count
+workloads="
+randread-4k-qd1 randread 4k 1 1000 3000
+randread-4k-qd32 randread 4k 32 3000 9000
+randwrite-4k-qd1 randwrite 4k 1 1000 3000
+randwrite-4k-qd32 randwrite 4k 32 3000 9000
+read-128k-qd8 read 128k 8 2000 6000
+read-1m-qd8 read 1m 8 500 1500
+p2p-128k-qd8 p2p 128k 8 1600 4800
+p2p-1m-qd8 p2p 1m 8 400 1200
+"
+
+mark=0
+mark() {
+	hostname "bench$mark"
+	mark=$((mark + 1))
+}
+
+# run LABEL-FIELDS PROGRAM-ARGS...: one framed run of fio (or bench-p2p).
+# QEMU's NVMe has been seen to leave a command unprocessed until the
+# driver's timeout aborts it: such a run ("nvme ... timeout" in the kernel
+# log) is reported with stall=1 and run once more; the host drops it.
+run() {
+	fields=$1; shift
+	for attempt in 1 2; do
+		rm -f /tmp/bench.json
+		t0=$(dmesg | grep -c 'nvme.*timeout')
+		m0=$mark
+		mark
+		if [ "$1" = bench-p2p ]; then
+			"$@" < /dev/null > /tmp/bench.json 2> /tmp/bench.err
+		else
+			fio "$@" --output-format=json --output=/tmp/bench.json \
+				< /dev/null > /tmp/bench.err 2>&1
+		fi
+		rc=$?
+		mark
+		stall=0
+		[ "$(dmesg | grep -c 'nvme.*timeout')" = "$t0" ] || stall=1
+		echo "BENCH-RUN $fields mark=$m0 rc=$rc stall=$stall"
+		[ $rc -eq 0 ] || { sed 's/^/# /' /tmp/bench.err; failed=1; }
+		cat /tmp/bench.json 2>/dev/null
+		echo "BENCH-END"
+		[ $stall = 0 ] && { stalls=0; break; }
+		stalls=$((stalls + 1))
+	done
+	# Once stalled, QEMU 7.2's NVMe has been seen to stall every command
+	# stream after the controller reset: stop rather than burn the time.
+	if [ $stalls -ge 4 ]; then
+		echo "# NVMe keeps stalling (QEMU): giving up"
+		exit 1
+	fi
+}
+
+rotate() {	# rotate N WORDS...: the words, rotated left N times
+	n=$1; shift
+	i=0
+	while [ $i -lt "$n" ]; do
+		first=$1; shift
+		set -- "$@" "$first"
+		i=$((i + 1))
+	done
+	echo "$@"
+}
+
+failed=0 stalls=0
+r=0
+while [ $r -lt "$rounds" ]; do
+	while read -r wl rw bs qd n1 n2; do
+		[ -n "$wl" ] || continue
+		# the P2P jobs run alone, in a boot of their own (an ivshmem device)
+		[ "$rw" = p2p ] && [ $p2p = 0 ] && continue
+		[ "$rw" != p2p ] && [ $p2p = 1 ] && continue
+		if [ -n "$only" ]; then
+			case " $only " in *" $wl "*) ;; *) continue ;; esac
+		fi
+		m=$modes
+		[ -n "$m" ] || { [ $p2p = 1 ] && m="dmabuf bounce" || m="plain fixed dmabuf"; }
+		for mode in $(rotate $((r % $(echo $m | wc -w))) $m); do
+			case $mode in
+			plain) extra= ;;
+			fixed) extra=--fixedbufs=1 ;;
+			dmabuf) extra=--dmabuf=heap ;;
+			esac
+			for n in ${counts:-$n1 $n2}; do
+				n=$(awk -v n="$n" -v s="$scale" 'BEGIN { printf "%d", n * s }')
+				bytes=$(awk -v n="$n" -v bs="$bs" 'BEGIN {
+					m = bs ~ /k$/ ? 1024 : (bs ~ /m$/ ? 1048576 : 1)
+					printf "%d", n * int(bs) * m }')
+				if [ "$rw" = p2p ]; then
+					run "round=$r workload=$wl mode=$mode ios=$n" \
+						bench-p2p "$mode" $((bytes / n)) "$qd" "$n"
+					continue
+				fi
+				run "round=$r workload=$wl mode=$mode ios=$n" \
+					--name="$wl" --filename="$dev" --ioengine=io_uring --direct=1 \
+					--rw="$rw" --bs="$bs" --iodepth="$qd" --size=1G --io_size="$bytes" \
+					--norandommap --randrepeat=0 --disk_util=0 $extra
+			done
+		done
+	done <<-EOF
+	$workloads
+	EOF
+	r=$((r + 1))
+done
+exit $failed
