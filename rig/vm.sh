@@ -170,7 +170,7 @@ secs=$(printf '%.1f' "$secs")
 	pat+='QID [0-9]+ timeout'
 	if grep -Eq "$pat" "$con" 2>/dev/null; then
 		echo "not ok 2 vm.$name.kernel-log # kernel reports in ${con#$top/}:"
-		grep -E "$pat" "$con" | head -20 | sed 's/^/# /'
+		grep -E -m 20 "$pat" "$con" | sed 's/^/# /'
 	elif [ ! -s "$con" ]; then
 		echo "not ok 2 vm.$name.kernel-log # no console output"
 	else
