@@ -368,8 +368,9 @@ static void show_corruption(struct __test_metadata *_metadata,
 
 TEST_F(dmabuf, refused_changes_nothing)
 {
-	struct io_uring_buf_desc desc;
 	size_t len = variant->len;
+	struct iovec iov;
+	__u64 tag = 0;
 	long used;
 	int ret;
 
@@ -389,9 +390,10 @@ TEST_F(dmabuf, refused_changes_nothing)
 
 	/* The slot is still empty: nothing to read into ... */
 	EXPECT_EQ(-EFAULT, uring_rw(&self->ring, self->fd, NULL, 4096, OFF_DMABUF, 0, 0));
-	/* ... and a plain registration takes it (EBUSY if it were in use). */
-	io_uring_buf_desc_user(&desc, self->buf, 2 * len);
-	ASSERT_EQ(0, io_uring_register_buffers_desc(&self->ring, 0, &desc, 1));
+	/* ... and user memory registered into it works there. */
+	iov.iov_base = self->buf;
+	iov.iov_len = 2 * len;
+	ASSERT_EQ(1, io_uring_register_buffers_update_tag(&self->ring, 0, &iov, &tag, 1));
 	fill_pattern(self->buf, len, 3);
 	memset((char *)self->buf + len, 0x5a, len);
 	ASSERT_EQ((int)len, uring_rw(&self->ring, self->fd, self->buf, len, OFF_DMABUF, 1, 0));
