@@ -50,6 +50,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <liburing.h>
+#include "rig-util.h"
 
 #define MIB		(1024UL * 1024UL)
 #define BUF_SIZE	(16 * MIB)
@@ -203,20 +204,7 @@ static int update_slots(struct io_uring *ring, struct iovec *iov)
 /* One READ_FIXED of IO_SIZE into the buffer of @slot: the result. */
 static int read_fixed(struct io_uring *ring, int fd, int slot, uint64_t boff, uint64_t off)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	io_uring_prep_read_fixed(sqe, fd, (void *)(uintptr_t)boff, IO_SIZE, off, slot);
-	ret = io_uring_submit(ring);
-	if (ret != 1)
-		return ret < 0 ? ret : -EIO;
-	ret = io_uring_wait_cqe(ring, &cqe);
-	if (ret)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return ret;
+	return uring_rw(ring, fd, (void *)(uintptr_t)boff, IO_SIZE, off, 0, slot);
 }
 
 /*
