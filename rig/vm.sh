@@ -17,6 +17,10 @@
 #   --nvme KIND      null | file (default file: a fresh sparse 1 GiB image)
 #   --nvme-bps N     throttle the namespace to N bytes/s (requests then stay
 #                    in the device long enough for a test to act on them)
+#   --nvme-nosgl     an NVMe controller without SGL support, as most consumer
+#                    SSDs (Identify Controller SGLS 0; a command with an SGL
+#                    is refused): runs the rig's own QEMU (rig/qemu.sh builds
+#                    it, once) with -device nvme,...,sgl=off
 #   --ivshmem PATH   add an ivshmem-plain device backed by host file PATH
 #   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
 #   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
@@ -29,7 +33,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 kernel="$top/build/obj-test/arch/x86/boot/bzImage"
 initrd="$top/build/initramfs-test.cpio"
-suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" ivshmem="" cpu=""
+suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" nosgl=0 ivshmem="" cpu=""
 smp=2 mem=2G tmo=1800 append="" shell=0 plugin=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--iommu) iommu=$2; shift ;;
 	--nvme) nvme=$2; shift ;;
 	--nvme-bps) nvme_bps=$2; shift ;;
+	--nvme-nosgl) nosgl=1 ;;
 	--ivshmem) ivshmem=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--smp) smp=$2; shift ;;
@@ -60,6 +65,17 @@ tap="$out/$name.tap"
 host="$out/$name.host.tap"
 rm -f "$con" "$tap" "$host"
 
+# Debian's QEMU, or the rig's own for a controller without SGLs (Debian's
+# has no way to turn SGL support off).  The rig's is built with only the
+# devices the rig uses: no VGA, NIC or parallel port, which q35 would
+# otherwise add.
+qemu=qemu-system-x86_64 qemu_opts=() nvme_opts=""
+if [ $nosgl -eq 1 ]; then
+	qemu=$("$top/rig/qemu.sh")
+	qemu_opts=(-vga none -nic none -parallel none)
+	nvme_opts=",sgl=off"
+fi
+
 accel=(-accel tcg)
 if [ -z "$cpu" ]; then
 	cpu=max
@@ -70,7 +86,7 @@ case "${RIG_KVM:-probe}" in
 1) accel=(-accel kvm) cpu=host ;;
 probe) [ "$("$top/rig/kvm-probe.sh" "$kernel" "$initrd")" = kvm ] && accel=(-accel kvm) cpu=host ;;
 esac
-echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme" >&2
+echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme$([ $nosgl -eq 1 ] && echo ", no SGLs")" >&2
 
 machine="q35"
 # DMA API debugging reports every error of the driver the series changes
@@ -122,7 +138,7 @@ if [ -n "$nvme_bps" ]; then
 	      -blockdev driver=throttle,node-name=nvm0t,throttle-group=nvmtg,file=nvm0)
 	drive=nvm0t
 fi
-dev+=(-device nvme,serial=rig0,drive=$drive)
+dev+=(-device nvme,serial=rig0,drive=$drive$nvme_opts)
 if [ -n "$ivshmem" ]; then
 	# Behind a root port of its own, so that vfio-pci can reset it (a
 	# secondary bus reset: ivshmem has no FLR or PM reset) and a test can
@@ -133,8 +149,8 @@ if [ -n "$ivshmem" ]; then
 fi
 if [ $shell -eq 1 ]; then
 	cmdline+=" rig.shell=1"
-	exec qemu-system-x86_64 "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
-		-machine "$machine" "${dev[@]}" -nographic -no-reboot \
+	exec "$qemu" "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
+		-machine "$machine" "${qemu_opts[@]}" "${dev[@]}" -nographic -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline $append"
 fi
 dev+=(-device virtio-serial-pci -chardev file,id=tap,path="$tap"
@@ -142,8 +158,8 @@ dev+=(-device virtio-serial-pci -chardev file,id=tap,path="$tap"
 
 start=$(date +%s.%N)
 set +e
-timeout -k 10 "$tmo" qemu-system-x86_64 "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
-	-machine "$machine" "${dev[@]}" "${plugin[@]}" \
+timeout -k 10 "$tmo" "$qemu" "${accel[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
+	-machine "$machine" "${qemu_opts[@]}" "${dev[@]}" "${plugin[@]}" \
 	-display none -monitor none -serial file:"$con" -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline $append" \
 	</dev/null >"$out/$name.qemu.log" 2>&1
