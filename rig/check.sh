@@ -2,7 +2,8 @@
 # rig/check.sh: the whole test suite (make check).  Static checks of the
 # series (which also build the test kernel at every patch), then the guest
 # suite tests/suites/check on the test kernel with the IOMMU off and strict,
-# tests/suites/swiotlb with swiotlb=force, the P2P suite tests/suites/p2p
+# tests/suites/swiotlb with swiotlb=force, tests/suites/nosgl on an NVMe
+# controller without SGLs (the rig's own QEMU), the P2P suite tests/suites/p2p
 # (vfio-pci BAR, IOMMU strict and lazy), then liburing's own test suite
 # (tests/suites/liburing) with the IOMMU off.
 # TAP files and console logs go to out/check/; the last line is the sum.
@@ -43,6 +44,22 @@ done
 "$top/rig/vm.sh" --suite swiotlb --name swiotlb --iommu off --out "$out" \
 	--append "swiotlb=force,track_hiwater" --timeout "${RIG_VM_TIMEOUT_SWIOTLB:-600}"
 stamp "guest run swiotlb done"
+
+# An NVMe controller without SGL support, as most consumer SSDs: nvme-pci
+# then builds PRPs only and gives the queue a virt boundary, which dma-buf
+# requests must honour.  Debian's QEMU cannot emulate one: rig/qemu.sh
+# builds the rig's own (Debian's source + rig/qemu/*.patch; once, cached in
+# build/qemu).  One short boot, IOMMU off (tests/suites/nosgl).  A QEMU that
+# does not build is a failure of that run, not of the whole check.
+if "$top/rig/qemu.sh" > /dev/null; then
+	stamp "rig qemu ready"
+	"$top/rig/vm.sh" --suite nosgl --name nosgl --iommu off --nvme-nosgl --out "$out" \
+		--timeout "${RIG_VM_TIMEOUT_NOSGL:-900}"
+else
+	printf 'TAP version 13\n1..1\nnot ok 1 the rig QEMU builds (rig/qemu.sh; build/qemu/build.log)\n' \
+		> "$out/nosgl.tap"
+fi
+stamp "guest run nosgl done"
 
 # P2P between the namespace and a PCI BAR exported by vfio-pci (issue 4):
 # one short boot per IOMMU mode with an ivshmem device whose BAR is a host
