@@ -73,7 +73,8 @@ CFLAGS+=" -isystem $hdr/include -I$tree/tools/testing/selftests -I$top/build/lib
 for c in "$top"/tests/*.c; do
 	[ -f "$c" ] || continue
 	bin="$out/bin/$(basename "$c" .c)"
-	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$top/build/liburing/src/liburing.a" -nt "$bin" ] || [ "$hstamp" -nt "$bin" ]; then
+	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$top/tests/rig-util.h" -nt "$bin" ] ||
+	   [ "$top/build/liburing/src/liburing.a" -nt "$bin" ] || [ "$hstamp" -nt "$bin" ]; then
 		gcc $CFLAGS -o "$bin" "$c" "$top/build/liburing/src/liburing.a" -lpthread
 	fi
 done

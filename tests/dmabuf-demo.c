@@ -24,6 +24,8 @@
 #include <linux/dma-heap.h>
 #include <liburing.h>
 
+#include "rig-util.h"
+
 #define MIB		(1024UL * 1024UL)
 #define BUF_SIZE	(8 * MIB)
 #define DEMO_LEN	(2 * MIB)
@@ -68,40 +70,6 @@ static void sync_buf(int fd, uint64_t flags)
 	struct dma_buf_sync s = { .flags = flags };
 
 	ioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
-}
-
-static void fill(unsigned char *p, size_t len, unsigned int seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x;
-	}
-}
-
-/* One I/O, waited for. */
-static int rw1(struct io_uring *ring, int fd, int write, uint64_t addr,
-	       unsigned int len, uint64_t off, int slot)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	if (write)
-		io_uring_prep_write_fixed(sqe, fd, (void *)(uintptr_t)addr, len, off, slot);
-	else
-		io_uring_prep_read_fixed(sqe, fd, (void *)(uintptr_t)addr, len, off, slot);
-	io_uring_submit(ring);
-	ret = io_uring_wait_cqe(ring, &cqe);
-	if (ret)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return ret;
 }
 
 static double now(void)
@@ -201,12 +169,12 @@ int main(void)
 	dst = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
 	ref = aligned_alloc(4096, DEMO_LEN);
 	sync_buf(a, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
-	fill(src, DEMO_LEN, getpid());
+	fill_pattern(src, DEMO_LEN, getpid());
 	sync_buf(a, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 
-	ret = rw1(&ring, fd, 1, 0, DEMO_LEN, 0, 0);
+	ret = uring_rw(&ring, fd, NULL, DEMO_LEN, 0, 1, 0);
 	tap(ret == DEMO_LEN, "WRITE_FIXED %lu bytes from the dma-buf (res %d)", DEMO_LEN, ret);
-	ret = rw1(&ring, fd, 0, 0, DEMO_LEN, 0, 2);
+	ret = uring_rw(&ring, fd, NULL, DEMO_LEN, 0, 0, 2);
 	tap(ret == DEMO_LEN, "READ_FIXED %lu bytes into another dma-buf (res %d)", DEMO_LEN, ret);
 	sync_buf(b, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	ret = memcmp(src, dst, DEMO_LEN);
