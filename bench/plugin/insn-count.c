@@ -20,6 +20,11 @@
  *                  when ENTRY (its first instruction) runs and stops at
  *                  any RET (the instructions after the calls to it), so
  *                  the callees are included; up to 8 regions
+ *   gate=NAME@ADDR region NAME counts only the calls during which ADDR ran
+ *                  (between its ENTRY and its RET): with ENTRY the kernel's
+ *                  syscall entry, RET its returns to user mode and ADDR one
+ *                  syscall's handler, the whole cost of that syscall, its
+ *                  entry and exit included
  *   per=insn|tb    one inline add per instruction (default, exact) or one
  *                  per translation block (faster; a block left early by an
  *                  exception is counted whole)
@@ -49,6 +54,8 @@ struct region {
 	uint64_t entry;
 	uint64_t rets[MAX_RETS];
 	int nrets;
+	uint64_t gate;		/* 0, or an address that must run in a call */
+	bool gate_seen;
 	bool active;
 	uint64_t start;		/* kernel count at entry */
 	uint64_t insns;		/* inclusive kernel instructions, summed */
@@ -126,7 +133,16 @@ static void on_entry(unsigned int vcpu, void *udata)
 
 	/* A new entry without a return (a tail call out, an oops): restart. */
 	r->active = true;
+	r->gate_seen = false;
 	r->start = kern_insns;
+}
+
+static void on_gate(unsigned int vcpu, void *udata)
+{
+	struct region *r = udata;
+
+	if (r->active)
+		r->gate_seen = true;
 }
 
 static void on_return(unsigned int vcpu, void *udata)
@@ -136,6 +152,8 @@ static void on_return(unsigned int vcpu, void *udata)
 	if (!r->active)
 		return;
 	r->active = false;
+	if (r->gate && !r->gate_seen)
+		return;
 	r->insns += kern_insns - r->start;
 	r->calls++;
 }
@@ -175,6 +193,9 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		for (int r = 0; r < nregions; r++) {
 			if (va == regions[r].entry)
 				qemu_plugin_register_vcpu_insn_exec_cb(insn, on_entry,
+						QEMU_PLUGIN_CB_NO_REGS, &regions[r]);
+			if (regions[r].gate && va == regions[r].gate)
+				qemu_plugin_register_vcpu_insn_exec_cb(insn, on_gate,
 						QEMU_PLUGIN_CB_NO_REGS, &regions[r]);
 			for (int k = 0; k < regions[r].nrets; k++)
 				if (va == regions[r].rets[k])
@@ -240,6 +261,23 @@ static int parse_region(char *spec)
 	return 0;
 }
 
+/* gate=NAME@ADDR, after NAME's region= */
+static int parse_gate(char *spec)
+{
+	char *at = strchr(spec, '@');
+
+	if (!at)
+		return -1;
+	*at = '\0';
+	for (int i = 0; i < nregions; i++) {
+		if (!strcmp(regions[i].name, spec)) {
+			regions[i].gate = strtoull(at + 1, NULL, 16);
+			return regions[i].gate ? 0 : -1;
+		}
+	}
+	return -1;
+}
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 					   int argc, char **argv)
 {
@@ -257,6 +295,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 		} else if (!strncmp(a, "region=", 7)) {
 			if (parse_region(a + 7)) {
 				fprintf(stderr, "insn-count: bad region %s\n", a + 7);
+				return -1;
+			}
+		} else if (!strncmp(a, "gate=", 5)) {
+			if (parse_gate(a + 5)) {
+				fprintf(stderr, "insn-count: bad gate %s\n", a + 5);
 				return -1;
 			}
 		} else if (!strncmp(a, "profile=", 8)) {
