@@ -6,6 +6,7 @@ out/bench/results.json and out/bench/bench.png.
 
   bench.py run [--iommu off,lazy,strict] [--rounds N] [--scale F]
                [--only WORKLOADS] [--modes MODES] [--out DIR]
+               [--settle SECONDS] [--fio OPT,OPT]
   bench.py verify [--out DIR]   the two-boot check of the marker method
   bench.py report [--out DIR]   redo the table, JSON and plot from the logs
   bench.py compare DIR1 DIR2    kernel insns/IO of two whole runs side by side
@@ -28,11 +29,21 @@ OBJ = os.path.join(TOP, "build", "obj-bench")
 PLUGIN = os.path.join(TOP, "build", "bench", "insn-count.so")
 KERNEL = os.path.join(OBJ, "arch", "x86", "boot", "bzImage")
 INITRD = os.path.join(TOP, "build", "initramfs-bench.cpio")
-MODES = ["plain", "fixed", "dmabuf"]
-MODE_LETTER = {"plain": "a", "fixed": "b", "dmabuf": "c"}
+# (a) plain O_DIRECT, (b) registered buffers, (h) registered buffers on
+# 2 MiB huge pages (the same layout class as the heap's large chunks),
+# (c) dma-buf, (p) NVMe passthrough with registered buffers on the generic
+# character device, the cheapest command path there is (no bio, no block
+# layer merge or split): tests/guest/bench.sh has the fio options.
+MODES = ["plain", "fixed", "fixed-huge", "dmabuf", "passthru"]
+MODE_LETTER = {"plain": "a", "fixed": "b", "fixed-huge": "h", "dmabuf": "c",
+               "passthru": "p"}
 IOMMUS = ["off", "lazy", "strict"]
-WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
-             "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
+WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randread-4k-qd32-b16",
+             "randwrite-4k-qd1", "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
+# fio submits one SQE per io_uring_enter and reaps from one completion on
+# (iodepth_batch_submit=1, iodepth_batch_complete_min=1, its defaults), but
+# in these workloads (tests/guest/bench.sh: their batch column)
+BATCHED = {"randread-4k-qd32-b16": 16}
 # The marker: the guest calls sethostname(2) between jobs.
 MARK_SYM = "__x64_sys_sethostname"
 # Inclusive per-call cost of kernel functions, counted by the plugin from
@@ -41,14 +52,27 @@ MARK_SYM = "__x64_sys_sethostname"
 # nvme_prep_rq, command set-up + data mapping + start of the request, then
 # stands for it).  The ioctl syscall is there because fio's dmabuf= engine
 # brackets its CPU access to the buffers with DMA_BUF_IOCTL_SYNC around each
-# submit and reap: its only ioctls while the job runs.  x64_sys_call
-# tail-calls __x64_sys_ioctl, so the call returns after do_syscall_64's
-# call of x64_sys_call.
-REGIONS = [	# (name, entry symbol, (caller function, called symbol) or None)
-    ("nvme_map_data", "nvme_map_data", None),
-    ("nvme_prep_rq", "nvme_prep_rq", None),
-    ("nvme_unmap_data", "nvme_unmap_data", None),
-    ("ioctl", "__x64_sys_ioctl", ("do_syscall_64", "x64_sys_call")),
+# submit and reap when its CPU touches the data between I/Os (writes that
+# scramble or refill their buffers, verify): its only ioctls while the job
+# runs.  "ioctl" is the handler alone: x64_sys_call tail-calls
+# __x64_sys_ioctl, so the call returns after do_syscall_64's call of
+# x64_sys_call.  "ioctl_syscall" is the whole syscall as the CPU pays it:
+# from entry_SYSCALL_64 to the return to user mode (sysretq, or the swapgs
+# of the iret path), counted only for the syscalls that ran
+# __x64_sys_ioctl (the plugin's gate).  The c-sync column subtracts that
+# one, not the handler alone: leaving the entry and exit in (entry_SYSCALL_64,
+# do_syscall_64's prologue and epilogue, syscall_exit_to_user_mode,
+# syscall_return_via_sysret) would charge dma-buf I/O with part of the
+# ioctls' cost.  An interrupt taken during the syscall is counted with it.
+REGIONS = [	# (name, entry symbol, where it ends, gate symbol or None)
+    # where it ends: None (nvme-pci's calls of the entry), ("call", caller,
+    # callee) (the return sites of CALLER's calls of CALLEE), or "user"
+    # (the kernel's returns to user mode)
+    ("nvme_map_data", "nvme_map_data", None, None),
+    ("nvme_prep_rq", "nvme_prep_rq", None, None),
+    ("nvme_unmap_data", "nvme_unmap_data", None, None),
+    ("ioctl", "__x64_sys_ioctl", ("call", "do_syscall_64", "x64_sys_call"), None),
+    ("ioctl_syscall", "entry_SYSCALL_64", "user", "__x64_sys_ioctl"),
 ]
 REGION_SYMS = [r[0] for r in REGIONS]
 
@@ -120,6 +144,28 @@ def return_sites(entry, name):
     return calls_to(disassemble(min(addrs), max(addrs) + 0x4000), entry)
 
 
+def user_return_sites():
+    """The kernel's last instructions before user mode: syscall_return_via_sysret's
+    sysretq and the swapgs of swapgs_restore_regs_and_return_to_usermode (its
+    iretq is shared with the return to kernel mode, so the swapgs stands for
+    it, a few instructions early)."""
+    syms = system_map()
+    sites = []
+    for name, insn in (("syscall_return_via_sysret", "sysretq"),
+                       ("swapgs_restore_regs_and_return_to_usermode", "swapgs")):
+        _, lo = lookup(syms, name)
+        if lo is None:
+            return []
+        # the first such instruction after the label (inner labels such as
+        # entry_SYSRETQ_unsafe_stack come before it)
+        found = [int(l.split(":")[0], 16) for l in disassemble(lo, lo + 0x100)
+                 if re.search(r"\s%s\b" % insn, l)]
+        if not found:
+            return []
+        sites.append(found[0])
+    return sites
+
+
 def plugin_args(out_file):
     syms = system_map()
     _, mark = lookup(syms, MARK_SYM)
@@ -127,17 +173,32 @@ def plugin_args(out_file):
         die("no %s in System.map" % MARK_SYM)
     args = ["file=" + PLUGIN, "out=" + out_file, "mark=%x" % mark]
     regions = {}
-    for name, entry_sym, via in REGIONS:
+    for name, entry_sym, ends, gate_sym in REGIONS:
         sym, entry = lookup(syms, entry_sym)
         if entry is None:
             regions[name] = "not a function of its own in this build (inlined)"
             continue
-        rets = return_sites_in(*via) if via else return_sites(entry, sym)
+        if ends == "user":
+            rets = user_return_sites()
+        elif ends:
+            rets = return_sites_in(*ends[1:])
+        else:
+            rets = return_sites(entry, sym)
         if not rets:
-            regions[name] = "no direct call found"
+            regions[name] = "no direct call found" if ends != "user" else \
+                "no return to user mode found"
             continue
+        gate = None
+        if gate_sym:
+            _, gate = lookup(syms, gate_sym)
+            if gate is None:
+                regions[name] = "no %s in System.map" % gate_sym
+                continue
         args.append("region=%s@%x@%s" % (name, entry, "@".join("%x" % r for r in rets)))
-        regions[name] = "%s at %#x, %d call site(s)" % (sym, entry, len(rets))
+        if gate:
+            args.append("gate=%s@%x" % (name, gate))
+        regions[name] = "%s at %#x, %d end(s)%s" % (
+            sym, entry, len(rets), ", only with %s" % gate_sym if gate else "")
     return ",".join(args), regions
 
 
@@ -172,6 +233,21 @@ def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
 
 
 # ---------------------------------------------------------------- parsing
+
+def parse_skips(path):
+    """The guest's "BENCH-SKIP <fields> reason=..." lines: modes that could
+    not run, and why."""
+    skips = []
+    with open(path, errors="replace") as f:
+        for raw in f:
+            line = raw.strip()
+            if line.startswith("BENCH-SKIP "):
+                head, _, reason = line.partition(" reason=")
+                rec = dict(kv.split("=", 1) for kv in head.split()[1:])
+                rec["reason"] = reason
+                skips.append(rec)
+    return skips
+
 
 def parse_tap(path):
     runs, cur, buf = [], None, []
@@ -281,8 +357,10 @@ def per_io(runs):
             rec[k + "_insns_per_call"] = di / dc if dc else None
             rec[k + "_calls_per_io"] = dc / dn
             rec[k + "_insns_per_io"] = di / dn
-        if "ioctl_insns_per_io" in rec:	# fio's DMA_BUF_IOCTL_SYNC calls left out
-            rec["kernel_insns_per_io_nosync"] = rec["kernel_insns_per_io"] - rec["ioctl_insns_per_io"]
+        # fio's DMA_BUF_IOCTL_SYNC calls left out, whole syscalls (REGIONS)
+        if "ioctl_syscall_insns_per_io" in rec:
+            rec["kernel_insns_per_io_nosync"] = (rec["kernel_insns_per_io"] -
+                                                 rec["ioctl_syscall_insns_per_io"])
         rec.update({k: v for k, v in l["fig"].items() if k != "ios"})
         out.append(rec)
     return out
@@ -328,7 +406,7 @@ def fmt(v, spec="%.2f"):
 
 
 def report(outdir, names):
-    summary, raw, meta = {}, {}, {}
+    summary, raw, meta, skips = {}, {}, {}, {}
     for iommu, name in names:
         if not os.path.exists(os.path.join(outdir, name + ".tap")):
             continue
@@ -336,28 +414,61 @@ def report(outdir, names):
         recs = per_io(runs)
         raw[iommu] = recs
         summary[iommu] = summarize(recs)
+        skips[iommu] = parse_skips(os.path.join(outdir, name + ".tap"))
         mp = os.path.join(outdir, name + ".meta.json")
         meta[iommu] = json.load(open(mp)) if os.path.exists(mp) else {}
         meta[iommu]["failed_runs"] = sum(1 for r in runs if r["rc"] != "0")
         meta[iommu]["stalled_runs"] = sum(1 for r in runs if r.get("stall") == "1")
+        # the guest's settle before each closing mark (none before it had one)
+        meta[iommu]["settle_s"] = sorted({r.get("settle", "none") for r in runs})
     p2p = summary.pop("p2p", None)
+    skips.pop("p2p", None)
     iommus = [i for i in IOMMUS if i in summary]
     wls = [w for w in WORKLOADS if any((w, m) in summary[i] for i in iommus for m in MODES)]
 
+    # Why a figure is "-": the guest's reason for a mode it skipped.
+    why = {}
+    for i in iommus:
+        for sk in skips.get(i, []):
+            why.setdefault((i, sk["workload"], sk["mode"]), sk["reason"])
+    notes = {}	# reason -> cells
+
+    def cell(i, w, m, v, spec="%.0f"):
+        if v is None and (i, w, m) in why:
+            notes.setdefault("(%s) %s skipped: %s" % (MODE_LETTER[m], m, why[(i, w, m)]),
+                             []).append("%s/%s" % (i, w))
+        return fmt(v, spec)
+
+    K = "kernel_insns_per_io"
     lines = []
     lines.append("Guest kernel instructions per I/O (TCG plugin; median of rounds, "
-                 "spread = (max-min)/median) and ratios of dma-buf (c) to fixed (b) "
-                 "and plain (a); IOPS and CPU ratios from fio's wall-clock figures.")
-    lines.append("c-sync: dma-buf less the inclusive cost of the DMA_BUF_IOCTL_SYNC ioctls "
-                 "fio's dmabuf= engine makes around each submit and reap (not of their "
-                 "syscall entry and exit).")
-    hdr = "%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
-        "iommu", "workload", "a:plain", "b:fixed", "c:dmabuf", "sprd%",
-        "c/b", "c/a", "c-sync", "/b", "IOPS c/b", "c/a", "CPU c/b", "c/a")
+                 "spread = (max-min)/median over the modes) and ratios of dma-buf (c) to "
+                 "fixed (b), fixed on 2 MiB huge pages (h), plain (a) and NVMe passthrough "
+                 "(p, io_uring_cmd on /dev/ng0n1 with fixed buffers: the floor); IOPS and "
+                 "CPU ratios from fio's wall-clock figures.")
+    lines.append("fio submits one SQE per io_uring_enter and reaps from one completion on "
+                 "(iodepth_batch_submit=1, iodepth_batch_complete_min=1), except "
+                 + ", ".join("%s: batches of %d (iodepth_batch_submit=%d, "
+                             "iodepth_batch_complete_min=%d)" % (w, n, n, n)
+                             for w, n in BATCHED.items()) + ".")
+    settles = sorted({v for i in iommus for v in meta[i]["settle_s"]})
+    lines.append("Each run ends with sync and a settle of %s s before its closing mark "
+                 "(asynchronous teardown inside the run's own window)." % "/".join(settles)
+                 if settles != ["none"] else
+                 "No settle between fio's exit and the closing marks (logs of an older guest script).")
+    lines.append("c-sync: dma-buf less the whole DMA_BUF_IOCTL_SYNC syscalls fio's dmabuf= "
+                 "engine makes around each submit and reap when its CPU touches the buffers "
+                 "(writes that scramble them, fio's default): entry_SYSCALL_64 to the return "
+                 "to user mode, the ioctl handler and the syscall entry and exit.")
+    fmt_row = "%-6s %-20s %8s %8s %8s %8s %8s %5s | %5s %5s %5s %5s | %7s %5s %5s | %5s %5s | %5s %5s"
+    hdr = fmt_row % ("iommu", "workload", "a:plain", "b:fixed", "h:fixhuge", "c:dmabuf",
+                     "p:pass", "sprd%", "c/b", "c/h", "c/a", "c/p", "c-sync", "/b", "/p",
+                     "IOPS c/b", "c/p", "CPU c/b", "c/p")
     lines.append(hdr)
     lines.append("-" * len(hdr))
-    K = "kernel_insns_per_io"
+    ratios = {}
     for i in iommus:
+        ratios[i] = {}
         for w in wls:
             k = {m: med(summary, i, w, m, K) for m in MODES}
             io = {m: med(summary, i, w, m, "iops") for m in MODES}
@@ -365,43 +476,77 @@ def report(outdir, names):
             spread = max([summary[i][(w, m)][K]["spread_pct"] for m in MODES
                           if (w, m) in summary[i] and K in summary[i][(w, m)]] or [0])
             ns = med(summary, i, w, "dmabuf", "kernel_insns_per_io_nosync")
-            lines.append("%-6s %-18s %9s %9s %9s %6s | %6s %6s | %7s %6s | %7s %7s | %7s %7s" % (
-                i, w, fmt(k["plain"], "%.0f"), fmt(k["fixed"], "%.0f"),
-                fmt(k["dmabuf"], "%.0f"), fmt(spread, "%.1f"),
-                fmt(ratio(k["dmabuf"], k["fixed"])), fmt(ratio(k["dmabuf"], k["plain"])),
-                fmt(ns, "%.0f"), fmt(ratio(ns, k["fixed"])),
-                fmt(ratio(io["dmabuf"], io["fixed"])), fmt(ratio(io["dmabuf"], io["plain"])),
-                fmt(ratio(cpu["dmabuf"], cpu["fixed"])), fmt(ratio(cpu["dmabuf"], cpu["plain"]))))
+            c = k["dmabuf"]
+            r = {"c/b": ratio(c, k["fixed"]), "c/h": ratio(c, k["fixed-huge"]),
+                 "c/a": ratio(c, k["plain"]), "c/p": ratio(c, k["passthru"]),
+                 "c-sync/b": ratio(ns, k["fixed"]), "c-sync/p": ratio(ns, k["passthru"]),
+                 "h/b": ratio(k["fixed-huge"], k["fixed"]),
+                 "b/p": ratio(k["fixed"], k["passthru"]),
+                 "iops c/b": ratio(io["dmabuf"], io["fixed"]),
+                 "iops c/p": ratio(io["dmabuf"], io["passthru"]),
+                 "cpu c/b": ratio(cpu["dmabuf"], cpu["fixed"]),
+                 "cpu c/p": ratio(cpu["dmabuf"], cpu["passthru"])}
+            ratios[i][w] = r
+            lines.append(fmt_row % (
+                i, w, cell(i, w, "plain", k["plain"]), cell(i, w, "fixed", k["fixed"]),
+                cell(i, w, "fixed-huge", k["fixed-huge"]), cell(i, w, "dmabuf", c),
+                cell(i, w, "passthru", k["passthru"]), fmt(spread, "%.1f"),
+                fmt(r["c/b"]), fmt(r["c/h"]), fmt(r["c/a"]), fmt(r["c/p"]),
+                fmt(ns, "%.0f"), fmt(r["c-sync/b"]), fmt(r["c-sync/p"]),
+                fmt(r["iops c/b"]), fmt(r["iops c/p"]), fmt(r["cpu c/b"]), fmt(r["cpu c/p"])))
+        lines.append("")
+    for i in iommus:
+        if not any(med(summary, i, w, "dmabuf", "kernel_insns_per_io_nosync") is not None
+                   for w in wls) and any((w, "dmabuf") in summary[i] for w in wls):
+            lines.append("'-': c-sync in boot %s: the whole ioctl syscalls were not counted (%s)" % (
+                i, meta[i].get("regions", {}).get("ioctl_syscall", "no ioctl_syscall region in its plugin arguments")))
+    for n, cells in sorted(notes.items()):
+        lines.append("'-': %s [%s]" % (n, ", ".join(cells)))
+    if notes:
         lines.append("")
     if "strict" in summary and "off" in summary:
-        lines.append("dma-buf under strict IOMMU vs fixed buffers with IOMMU off, (c) strict / (b) off:")
-        lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
-            "workload", "c strict", "b off", "insns", "c-sync", "insns", "IOPS"))
+        lines.append("dma-buf under strict IOMMU vs fixed buffers and passthrough with IOMMU off, "
+                     "(c) strict / (b) off and / (p) off:")
+        lines.append("%-20s %9s %9s %9s %7s %7s %9s %7s %7s %7s" % (
+            "workload", "c strict", "b off", "p off", "c/b", "c/p", "c-sync", "/b", "/p", "IOPS c/b"))
         for w in wls:
             cs, bo = med(summary, "strict", w, "dmabuf", K), med(summary, "off", w, "fixed", K)
+            po = med(summary, "off", w, "passthru", K)
             ns = med(summary, "strict", w, "dmabuf", "kernel_insns_per_io_nosync")
-            lines.append("%-18s %12s %12s %7s %12s %7s %7s" % (
-                w, fmt(cs, "%.0f"), fmt(bo, "%.0f"), fmt(ratio(cs, bo)),
-                fmt(ns, "%.0f"), fmt(ratio(ns, bo)),
+            lines.append("%-20s %9s %9s %9s %7s %7s %9s %7s %7s %7s" % (
+                w, fmt(cs, "%.0f"), fmt(bo, "%.0f"), fmt(po, "%.0f"), fmt(ratio(cs, bo)),
+                fmt(ratio(cs, po)), fmt(ns, "%.0f"), fmt(ratio(ns, bo)), fmt(ratio(ns, po)),
                 fmt(ratio(med(summary, "strict", w, "dmabuf", "iops"),
                           med(summary, "off", w, "fixed", "iops")))))
+        lines.append("")
+    # The DMA_BUF_IOCTL_SYNC calls per I/O, and what each costs.
+    if any(med(summary, i, w, "dmabuf", "ioctl_syscall_calls_per_io") for i in iommus for w in wls):
+        lines.append("DMA_BUF_IOCTL_SYNC in dma-buf (c) runs: syscalls per I/O, kernel "
+                     "instructions per syscall (whole) and in the handler alone:")
+        for i in iommus:
+            for w in wls:
+                n = med(summary, i, w, "dmabuf", "ioctl_syscall_calls_per_io")
+                if not n or n < 0.01:
+                    continue
+                lines.append("%-6s %-20s %6.2f calls/IO %7s insns/call %7s in the handler" % (
+                    i, w, n, fmt(med(summary, i, w, "dmabuf", "ioctl_syscall_insns_per_call"), "%.0f"),
+                    fmt(med(summary, i, w, "dmabuf", "ioctl_insns_per_call"), "%.0f")))
         lines.append("")
     # Second figure: the per-request cost inside nvme-pci.
     regs = [r for r in REGION_SYMS if r.startswith("nvme") and any(
         r + "_insns_per_call" in f for i in iommus for f in summary[i].values())]
     if regs:
+        pm = ("fixed", "fixed-huge", "dmabuf", "passthru")
         lines.append("nvme-pci per request (inclusive kernel instructions per call, TCG plugin), "
-                     "fixed (b) vs dma-buf (c):")
-        lines.append("%-6s %-18s " % ("iommu", "workload") + " ".join(
-            "%14s %14s" % (r + " b", "c") for r in regs))
+                     + ", ".join("(%s) %s" % (MODE_LETTER[m], m) for m in pm) + ":")
+        lines.append("%-6s %-20s " % ("iommu", "workload") + " | ".join(
+            " ".join("%12s" % (r[5:] + " " + MODE_LETTER[m]) for m in pm)
+            for r in regs))
         for i in iommus:
             for w in wls:
-                cells = []
-                for r in regs:
-                    for m in ("fixed", "dmabuf"):
-                        cells.append(fmt(med(summary, i, w, m, r + "_insns_per_call"), "%.0f"))
-                lines.append("%-6s %-18s " % (i, w) + " ".join(
-                    "%14s %14s" % (cells[2 * j], cells[2 * j + 1]) for j in range(len(regs))))
+                lines.append("%-6s %-20s " % (i, w) + " | ".join(
+                    " ".join("%12s" % fmt(med(summary, i, w, m, r + "_insns_per_call"), "%.0f")
+                             for m in pm) for r in regs))
         lines.append("")
     if p2p:
         lines.append("P2P, NVMe -> ivshmem BAR (IOMMU strict, -cpu EPYC): dma-buf straight "
@@ -430,8 +575,15 @@ def report(outdir, names):
         f.write(text + "\n")
 
     js = {"note": "Emulated NVMe (null-co) under QEMU TCG: read the ratios, not the absolute figures.",
+          "modes": {MODE_LETTER[m]: m for m in MODES},
+          "batched": BATCHED,
           "boots": meta,
           "summary": {i: {"%s/%s" % k: v for k, v in summary[i].items()} for i in iommus},
+          "ratios": {"kernel_insns_per_io": ratios,
+                     "note": "c/b c/h c/a c/p: dma-buf over fixed, fixed-huge, plain, passthrough; "
+                             "c-sync/x: dma-buf less its DMA_BUF_IOCTL_SYNC syscalls over x; "
+                             "iops and cpu: fio's figures. null: not measured (see skipped)"},
+          "skipped": {i: skips.get(i, []) for i in iommus},
           "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},
           "per_round": raw}
     with open(os.path.join(outdir, "results.json"), "w") as f:
@@ -470,7 +622,7 @@ def plot(outdir, summary, iommus, wls, p2p):
             ax.set_title("P2P into a BAR (IOMMU strict): " + label, fontsize=9)
             if r == 0:
                 ax.legend(fontsize=7)
-    width = 0.27
+    width = 0.8 / len(MODES)
     for c, i in enumerate(iommus):
         for r, (key, label) in enumerate(figs):
             ax = axes[r][c]
@@ -482,7 +634,7 @@ def plot(outdir, summary, iommus, wls, p2p):
                     vals.append(v)
                     lo.append(v - f["min"] if f else 0)
                     hi.append(f["max"] - v if f else 0)
-                xs = [x + (j - 1) * width for x in range(len(wls))]
+                xs = [x + (j - (len(MODES) - 1) / 2) * width for x in range(len(wls))]
                 ax.bar(xs, vals, width, yerr=[lo, hi], capsize=2,
                        label="(%s) %s" % (MODE_LETTER[m], m))
             ax.set_xticks(range(len(wls)))
@@ -616,6 +768,10 @@ def main():
     ap.add_argument("--scale", default="1")
     ap.add_argument("--only", default="")
     ap.add_argument("--modes", default="")
+    ap.add_argument("--settle", default="", help="seconds the guest settles before "
+                    "each run's closing mark (default 0.1)")
+    ap.add_argument("--fio", default="", help="more fio options for every job, "
+                    "comma-separated (e.g. --scramble_buffers=0)")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--p2p", type=int, default=1, help="the P2P boot (0: leave it out)")
     a = ap.parse_args()
@@ -637,6 +793,10 @@ def main():
             append += " rig.bench.only=" + a.only
         if a.modes:
             append += " rig.bench.modes=" + a.modes
+        if a.settle:
+            append += " rig.bench.settle=" + a.settle
+        if a.fio:
+            append += " rig.bench.fio=" + a.fio
         for i, name in names:
             secs = boot(a.out, name, i, append, a.timeout)
             print("bench: IOMMU %s: boot to poweroff %.0f s" % (i, secs), flush=True)

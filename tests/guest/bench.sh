@@ -1,9 +1,14 @@
 #!/bin/sh
-# make bench, in the guest: fio's io_uring engine on the NVMe namespace with
-# (a) plain O_DIRECT buffers, (b) registered buffers (fixedbufs) and (c) a
-# registered dma-buf from the system heap (dmabuf=heap, patches/fio), the
-# same job otherwise, for each workload, in rounds; the buffer modes are
-# interleaved within a round and their order rotates from round to round.
+# make bench, in the guest: fio on the NVMe namespace with (a) plain O_DIRECT
+# buffers, (b) registered buffers (fixedbufs), (h) registered buffers on
+# 2 MiB huge pages (mem=mmaphuge on hugetlbfs), (c) a registered dma-buf
+# from the system heap (dmabuf=heap, patches/fio), the io_uring engine on
+# /dev/nvme0n1, the same job otherwise, and (p) NVMe passthrough, the
+# cheapest command path there is: the io_uring_cmd engine on the generic
+# character device /dev/ng0n1 with registered buffers, no block layer bio.
+# For each workload, in rounds; the buffer modes are interleaved within a
+# round and their order rotates from round to round.  A mode that cannot
+# run says why: "BENCH-SKIP <fields> reason=...".
 #
 # Each job runs twice, with a short and a long I/O count, and each run is
 # framed by two calls of sethostname(2) (busybox hostname): the host's TCG
@@ -12,16 +17,30 @@
 # divided by the difference of their I/O counts is the cost of one I/O, with
 # fio's start-up and exit cancelled.  The host matches the snapshots to the
 # runs by their order: nothing else in the guest may call sethostname.
+# Between fio's exit and the closing mark the guest settles: sync, then
+# sleeps rig.bench.settle seconds (default 0.1, 10 jiffies at HZ=100), so
+# that the run's asynchronous teardown (io_uring's ring exit work, RCU
+# callbacks, deferred frees) runs inside its own window rather than in the
+# next run's.  A sleep of fixed guest time costs the same instructions in
+# every run (an idle vCPU executes none; the wake-ups it takes are those of
+# a fixed span of guest time), so it cancels in the difference; a loop
+# polling for the end would not (its length would follow the host's load).
+#
+# fio submits and reaps one I/O at a time unless a workload says otherwise
+# (its batch column: iodepth_batch_submit and iodepth_batch_complete_min).
 #
 # Kernel command line: rig.bench.rounds=N (default 3), rig.bench.scale=F
 # (multiplies every I/O count; default 1), rig.bench.only=WORKLOAD[,...]
-# and rig.bench.modes=plain,fixed,dmabuf (subsets for a quick run),
-# rig.bench.counts=N[,N] (these I/O counts instead of the job's two).
+# and rig.bench.modes=plain,fixed,fixed-huge,dmabuf,passthru (subsets for a
+# quick run), rig.bench.counts=N[,N] (these I/O counts instead of the job's
+# two), rig.bench.settle=SECONDS, rig.bench.fio=OPT[,OPT] (more fio options
+# for every job, e.g. --scramble_buffers=0).
 # rig.bench.p2p=1: only the P2P jobs instead (tests/bench-p2p.c: reads into
 # an ivshmem BAR through its vfio dma-buf, or through RAM and a memcpy).
 # Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
 dev=${RIG_NVME:-/dev/nvme0n1}
-rounds=3 scale=1 only= modes= counts= p2p=0
+ngdev=${RIG_NVME_NG:-/dev/ng0n1}
+rounds=3 scale=1 only= modes= counts= p2p=0 settle=0.1 fioextra=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rig.bench.rounds=*) rounds=${arg#*=} ;;
@@ -29,22 +48,47 @@ for arg in $(cat /proc/cmdline); do
 	rig.bench.only=*) only=$(echo "${arg#*=}" | tr , ' ') ;;
 	rig.bench.modes=*) modes=$(echo "${arg#*=}" | tr , ' ') ;;
 	rig.bench.counts=*) counts=$(echo "${arg#*=}" | tr , ' ') ;;
+	rig.bench.settle=*) settle=${arg#*=} ;;
+	rig.bench.fio=*) fioextra=$(echo "${arg#*=}" | tr , ' ') ;;
 	rig.bench.p2p=1) p2p=1 ;;
 	esac
 done
 [ -b "$dev" ] || { echo "SKIP: no $dev"; exit 4; }
 
-# name rw bs iodepth short-count long-count
+# name rw bs iodepth batch short-count long-count
 workloads="
-randread-4k-qd1 randread 4k 1 1000 3000
-randread-4k-qd32 randread 4k 32 3000 9000
-randwrite-4k-qd1 randwrite 4k 1 1000 3000
-randwrite-4k-qd32 randwrite 4k 32 3000 9000
-read-128k-qd8 read 128k 8 2000 6000
-read-1m-qd8 read 1m 8 500 1500
-p2p-128k-qd8 p2p 128k 8 1600 4800
-p2p-1m-qd8 p2p 1m 8 400 1200
+randread-4k-qd1 randread 4k 1 1 1000 3000
+randread-4k-qd32 randread 4k 32 1 3000 9000
+randread-4k-qd32-b16 randread 4k 32 16 3000 9000
+randwrite-4k-qd1 randwrite 4k 1 1 1000 3000
+randwrite-4k-qd32 randwrite 4k 32 1 3000 9000
+read-128k-qd8 read 128k 8 1 2000 6000
+read-1m-qd8 read 1m 8 1 500 1500
+p2p-128k-qd8 p2p 128k 8 1 1600 4800
+p2p-1m-qd8 p2p 1m 8 1 400 1200
 "
+
+# fixed-huge: fio maps its buffers from a file on hugetlbfs, 2 MiB pages
+# reserved here (the largest job, 8 x 1 MiB, takes 5).
+huge=/dev/hugepages
+hugeskip=
+if [ $p2p = 0 ]; then
+	mkdir -p $huge
+	if ! grep -qw hugetlbfs /proc/filesystems; then
+		hugeskip="no hugetlbfs in this kernel"
+	elif ! mount -t hugetlbfs -o pagesize=2M none $huge 2>/tmp/huge.err; then
+		hugeskip="mount -t hugetlbfs failed: $(cat /tmp/huge.err)"
+	else
+		echo 16 > /proc/sys/vm/nr_hugepages
+		nhuge=$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)
+		[ "${nhuge:-0}" -ge 8 ] ||
+			hugeskip="only ${nhuge:-0} 2 MiB huge pages reserved (vm.nr_hugepages=16 asked)"
+	fi
+	echo "# hugetlbfs: ${hugeskip:-$(grep -E '^Huge(Pages_Total|pagesize)' /proc/meminfo | tr -s ' ' | tr '\n' ' ')}"
+fi
+# passthru: the namespace's generic character device, and requests that the
+# controller takes whole (a passthrough command is not split)
+maxkb=$(cat /sys/block/$(basename "$dev")/queue/max_hw_sectors_kb 2>/dev/null)
 
 mark=0
 mark() {
@@ -70,10 +114,12 @@ run() {
 				< /dev/null > /tmp/bench.err 2>&1
 		fi
 		rc=$?
+		sync
+		[ "$settle" = 0 ] || sleep "$settle"
 		mark
 		stall=0
 		[ "$(dmesg | grep -c 'nvme.*timeout')" = "$t0" ] || stall=1
-		echo "BENCH-RUN $fields mark=$m0 rc=$rc stall=$stall"
+		echo "BENCH-RUN $fields mark=$m0 rc=$rc stall=$stall settle=$settle"
 		[ $rc -eq 0 ] || { sed 's/^/# /' /tmp/bench.err; failed=1; }
 		cat /tmp/bench.json 2>/dev/null
 		echo "BENCH-END"
@@ -102,7 +148,7 @@ rotate() {	# rotate N WORDS...: the words, rotated left N times
 failed=0 stalls=0
 r=0
 while [ $r -lt "$rounds" ]; do
-	while read -r wl rw bs qd n1 n2; do
+	while read -r wl rw bs qd batch n1 n2; do
 		[ -n "$wl" ] || continue
 		# the P2P jobs run alone, in a boot of their own (an ivshmem device)
 		[ "$rw" = p2p ] && [ $p2p = 0 ] && continue
@@ -111,13 +157,36 @@ while [ $r -lt "$rounds" ]; do
 			case " $only " in *" $wl "*) ;; *) continue ;; esac
 		fi
 		m=$modes
-		[ -n "$m" ] || { [ $p2p = 1 ] && m="dmabuf bounce" || m="plain fixed dmabuf"; }
+		[ -n "$m" ] || { [ $p2p = 1 ] && m="dmabuf bounce" ||
+			m="plain fixed fixed-huge dmabuf passthru"; }
+		kb=$(awk -v bs="$bs" 'BEGIN { printf "%d", int(bs) * (bs ~ /m$/ ? 1024 : 1) }')
 		for mode in $(rotate $((r % $(echo $m | wc -w))) $m); do
+			file=$dev
+			engine="--ioengine=io_uring --direct=1"
+			skip=
 			case $mode in
 			plain) extra= ;;
 			fixed) extra=--fixedbufs=1 ;;
+			fixed-huge)
+				extra="--fixedbufs=1 --mem=mmaphuge:$huge/fio --hugepage-size=2m"
+				skip=$hugeskip ;;
 			dmabuf) extra=--dmabuf=heap ;;
+			passthru)
+				file=$ngdev
+				engine="--ioengine=io_uring_cmd --cmd_type=nvme"
+				extra=--fixedbufs=1
+				if [ ! -c "$ngdev" ]; then
+					skip="no $ngdev"
+				elif [ -n "$maxkb" ] && [ "$kb" -gt "$maxkb" ]; then
+					skip="$bs I/O over the controller's limit of ${maxkb} KiB per command (max_hw_sectors_kb), and a passthrough command is not split"
+				fi ;;
 			esac
+			if [ -n "$skip" ]; then
+				echo "BENCH-SKIP round=$r workload=$wl mode=$mode reason=$skip"
+				continue
+			fi
+			[ "$batch" = 1 ] ||
+				extra="$extra --iodepth_batch_submit=$batch --iodepth_batch_complete_min=$batch"
 			for n in ${counts:-$n1 $n2}; do
 				n=$(awk -v n="$n" -v s="$scale" 'BEGIN { printf "%d", n * s }')
 				bytes=$(awk -v n="$n" -v bs="$bs" 'BEGIN {
@@ -129,9 +198,9 @@ while [ $r -lt "$rounds" ]; do
 					continue
 				fi
 				run "round=$r workload=$wl mode=$mode ios=$n" \
-					--name="$wl" --filename="$dev" --ioengine=io_uring --direct=1 \
+					--name="$wl" --filename="$file" $engine \
 					--rw="$rw" --bs="$bs" --iodepth="$qd" --size=1G --io_size="$bytes" \
-					--norandommap --randrepeat=0 --disk_util=0 $extra
+					--norandommap --randrepeat=0 --disk_util=0 $extra $fioextra
 			done
 		done
 	done <<-EOF
