@@ -7,11 +7,13 @@ out/bench/results.json and out/bench/bench.png.
   bench.py run [--iommu off,lazy,strict] [--rounds N] [--scale F]
                [--only WORKLOADS] [--modes MODES] [--out DIR]
                [--settle SECONDS] [--fio OPT,OPT]
-  bench.py verify [--out DIR]   the two-boot check of the marker method
+  bench.py verify [--out DIR]   the two-boot check of the marker method, for
+                                fixed buffers and dma-buf
   bench.py report [--out DIR]   redo the table, JSON and plot from the logs
   bench.py compare DIR1 DIR2    kernel insns/IO of two whole runs side by side
-  bench.py profile [--iommu M] [--workload W]   kernel instructions per I/O
-                                by function, fixed vs dma-buf buffers
+  bench.py profile [--iommu M] [--workload W] [--modes fixed,dmabuf]
+                                kernel instructions per I/O by function,
+                                the modes in one boot (last vs first)
 
 Runs under Debian's /usr/bin/python3 (python3-matplotlib, rig/deps.sh).
 """
@@ -653,12 +655,33 @@ def plot(outdir, summary, iommus, wls, p2p):
 
 # ---------------------------------------------------------------- profile
 
-def profile(outdir, iommu, workload, top=30):
-    """Where the kernel instructions of one I/O go, fixed vs dma-buf buffers:
-    per function, from the plugin's per-block counts between the marks."""
+# Page-allocator, page-freeing and LRU functions.  In a profile they are
+# noise more than per-I/O cost: the buddy and per-CPU lists free and refill
+# in batches, at moments set by what else ran (fio's own memory, the
+# previous run's teardown), so a window can even come out negative.  The
+# profile shows them apart, summed, rather than in the per-function diff.
+# Slab allocations (kmalloc, kmem_cache_*) stay in: requests and bios take
+# them per I/O.
+ALLOCATOR = re.compile(
+    r"^(__free_one_page|free_one_page|free_pcppages_bulk|free_unref_|free_frozen_pages"
+    r"|__free_frozen_pages|__free_pages|free_pages|__free_pages_ok|free_pages_prepare"
+    r"|free_tail_page_prep|__rmqueue|rmqueue|get_page_from_freelist|__alloc_pages"
+    r"|__alloc_frozen_pages|alloc_pages|prep_new_page|post_alloc_hook|expand$"
+    r"|__mod_zone_page_state|mod_zone_page_state|__mod_node_page_state|mod_node_page_state"
+    r"|__mod_lruvec|mod_lruvec|__count_vm_event|lru_|__folio_batch|folio_batch"
+    r"|folios_put|__folio_put|__page_cache_release|zone_watermark|__zone_watermark"
+    r"|__putback_isolated|move_freepages|__list_del_entry_valid)")
+
+
+def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
+    """Where the kernel instructions of one I/O go, per function, from the
+    plugin's per-block counts between the marks: like the table, the modes
+    run in the same boot, interleaved, and each mode's figure is the
+    difference of its short and long run.  The last mode is compared with
+    the first (diff)."""
     name = "profile-%s-%s" % (iommu, workload)
     boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
-         "rig.bench.modes=fixed,dmabuf" % workload, 900, profile=True)
+         "rig.bench.modes=%s" % (workload, ",".join(modes)), 900, profile=True)
     runs, _ = boot_results(outdir, name)
     snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
     off = len(snaps) - 2 * len(runs)
@@ -682,17 +705,41 @@ def profile(outdir, iommu, workload, top=30):
         per.setdefault(r["mode"], {})[r["fig"]["ios"]] = windows.get(off + 2 * i + 1, {})
     res = {}
     for mode, d in per.items():
+        if len(d) != 2:
+            continue
         (n1, w1), (n2, w2) = sorted(d.items())
         res[mode] = {k: (w2.get(k, 0) - w1.get(k, 0)) / (n2 - n1) for k in set(w1) | set(w2)}
-    fx, db = res.get("fixed", {}), res.get("dmabuf", {})
-    keys = sorted(set(fx) | set(db), key=lambda k: -abs(db.get(k, 0) - fx.get(k, 0)))
-    lines = ["Kernel instructions per I/O by function, %s, IOMMU %s (block-level "
-             "profile; totals: fixed %.0f, dma-buf %.0f):" % (workload, iommu,
-                                                            sum(fx.values()), sum(db.values())),
-             "%-40s %9s %9s %9s" % ("function", "fixed", "dma-buf", "diff")]
+    modes = [m for m in modes if m in res]
+    if len(modes) < 2:
+        die("%s: fewer than two modes ran (%s): nothing to compare" % (name, modes))
+    marker = {r["mode"]: r["kernel_insns_per_io"] for r in per_io(runs)}
+    first, last = modes[0], modes[-1]
+    alloc = {m: {k: v for k, v in res[m].items() if ALLOCATOR.match(k)} for m in modes}
+    rest = {m: {k: v for k, v in res[m].items() if not ALLOCATOR.match(k)} for m in modes}
+    keys = sorted(set(rest[first]) | set(rest[last]),
+                  key=lambda k: -abs(rest[last].get(k, 0) - rest[first].get(k, 0)))
+    col = "".join(" %10s" % m for m in modes)
+    lines = ["Kernel instructions per I/O by function, %s, IOMMU %s: block-level profile "
+             "of one boot, the modes interleaved as in the table, one round." % (workload, iommu),
+             "Totals (profile / marker counts of the same runs): " + ", ".join(
+                 "%s %.0f / %s" % (m, sum(res[m].values()), fmt(marker.get(m), "%.0f"))
+                 for m in modes),
+             "Page allocator, freeing and LRU (noise: batched frees and refills land in "
+             "whichever window runs them): " + ", ".join(
+                 "%s %.0f" % (m, sum(alloc[m].values())) for m in modes),
+             "Without them: " + ", ".join("%s %.0f" % (m, sum(rest[m].values())) for m in modes),
+             "",
+             "%-40s%s %10s" % ("function", col, "diff")]
     for k in keys[:top]:
-        lines.append("%-40s %9.0f %9.0f %+9.0f" % (k, fx.get(k, 0), db.get(k, 0),
-                                                   db.get(k, 0) - fx.get(k, 0)))
+        lines.append("%-40s%s %+10.0f" % (k, "".join(" %10.0f" % rest[m].get(k, 0) for m in modes),
+                                          rest[last].get(k, 0) - rest[first].get(k, 0)))
+    lines.append("")
+    lines.append("%-40s%s %10s" % ("allocator (noise)", col, "diff"))
+    akeys = sorted(set(alloc[first]) | set(alloc[last]),
+                   key=lambda k: -abs(alloc[last].get(k, 0) - alloc[first].get(k, 0)))
+    for k in akeys[:10]:
+        lines.append("%-40s%s %+10.0f" % (k, "".join(" %10.0f" % alloc[m].get(k, 0) for m in modes),
+                                          alloc[last].get(k, 0) - alloc[first].get(k, 0)))
     txt = "\n".join(lines)
     print(txt)
     with open(os.path.join(outdir, name + ".txt"), "w") as f:
@@ -732,26 +779,34 @@ def compare(dir1, dir2):
 
 # ---------------------------------------------------------------- verify
 
-def verify(outdir, n1=20000, n2=60000):
-    """The two-boot method of RIG-NOTES for one job: whole-boot counts of a
-    boot with N1 and one with N2 I/Os, against the marker method."""
-    res = {}
-    for n in (n1, n2):
-        name = "verify-%d" % n
-        boot(outdir, name, "off", "rig.bench.rounds=1 rig.bench.only=randread-4k-qd32 "
-             "rig.bench.modes=fixed rig.bench.counts=%d" % n, 900)
-        runs, end = boot_results(outdir, name)
-        res[n] = (runs, end)
-    (r1, e1), (r2, e2) = res[n1], res[n2]
-    i1, i2 = r1[0]["fig"]["ios"], r2[0]["fig"]["ios"]
-    two_boot = (e2["kern"] - e1["kern"]) / (i2 - i1)
-    marker = (r2[0]["kern"] - r1[0]["kern"]) / (i2 - i1)
-    txt = ("randread-4k-qd32, fixed buffers, IOMMU off: kernel insns/IO\n"
-           "  two-boot method (whole boots, N=%d and %d): %.0f\n"
-           "  marker method (same boots, between marks):  %.0f\n"
-           "  user insns/IO two-boot %.0f, marker %.0f" % (
-               i1, i2, two_boot, marker, (e2["user"] - e1["user"]) / (i2 - i1),
-               (r2[0]["user"] - r1[0]["user"]) / (i2 - i1)))
+def verify(outdir, n1=20000, n2=60000, modes=("fixed", "dmabuf")):
+    """The two-boot method of RIG-NOTES for one job per mode: whole-boot
+    counts of a boot with N1 and one with N2 I/Os, against the marker
+    method in the same boots.  The whole-boot counts take in everything the
+    I/Os cost, asynchronous teardown and deferred work included, wherever
+    it ran; the marker counts only what ran between the marks."""
+    lines = ["randread-4k-qd32, IOMMU off: kernel insns/IO, two-boot method (whole boots, "
+             "N=%d and %d) vs marker method (same boots, between marks)" % (n1, n2)]
+    for mode in modes:
+        res = {}
+        for n in (n1, n2):
+            name = "verify-%s-%d" % (mode, n)
+            boot(outdir, name, "off", "rig.bench.rounds=1 rig.bench.only=randread-4k-qd32 "
+                 "rig.bench.modes=%s rig.bench.counts=%d" % (mode, n), 900)
+            runs, end = boot_results(outdir, name)
+            if len(runs) != 1 or not runs[0]["fig"]:
+                die("%s: the run failed (see %s.tap)" % (name, name))
+            res[n] = (runs, end)
+        (r1, e1), (r2, e2) = res[n1], res[n2]
+        i1, i2 = r1[0]["fig"]["ios"], r2[0]["fig"]["ios"]
+        two_boot = (e2["kern"] - e1["kern"]) / (i2 - i1)
+        marker = (r2[0]["kern"] - r1[0]["kern"]) / (i2 - i1)
+        lines.append("  %-7s two-boot %6.0f   marker %6.0f   marker/two-boot %.3f   "
+                     "(user insns/IO two-boot %.0f, marker %.0f)" % (
+                         mode, two_boot, marker, marker / two_boot,
+                         (e2["user"] - e1["user"]) / (i2 - i1),
+                         (r2[0]["user"] - r1[0]["user"]) / (i2 - i1)))
+    txt = "\n".join(lines)
     print(txt)
     with open(os.path.join(outdir, "verify.txt"), "w") as f:
         f.write(txt + "\n")
@@ -785,7 +840,7 @@ def main():
         return
     if a.cmd == "profile":
         for i in iommus:
-            profile(a.out, i, a.workload)
+            profile(a.out, i, a.workload, a.modes.split(",") if a.modes else ("fixed", "dmabuf"))
         return
     if a.cmd == "run":
         append = "rig.bench.rounds=%d rig.bench.scale=%s" % (a.rounds, a.scale)
