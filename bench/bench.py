@@ -56,16 +56,22 @@ MARK_SYM = "__x64_sys_sethostname"
 # brackets its CPU access to the buffers with DMA_BUF_IOCTL_SYNC around each
 # submit and reap when its CPU touches the data between I/Os (writes that
 # scramble or refill their buffers, verify): its only ioctls while the job
-# runs.  "ioctl" is the handler alone: x64_sys_call tail-calls
-# __x64_sys_ioctl, so the call returns after do_syscall_64's call of
-# x64_sys_call.  "ioctl_syscall" is the whole syscall as the CPU pays it:
-# from entry_SYSCALL_64 to the return to user mode (sysretq, or the swapgs
-# of the iret path), counted only for the syscalls that ran
-# __x64_sys_ioctl (the plugin's gate).  The c-sync column subtracts that
-# one, not the handler alone: leaving the entry and exit in (entry_SYSCALL_64,
+# runs.  "ioctl" is the handler alone, of every ioctl: x64_sys_call
+# tail-calls __x64_sys_ioctl, so the call returns after do_syscall_64's
+# call of x64_sys_call.  "dmabuf_ioctl_syscall" is the whole syscall as the
+# CPU pays it: from entry_SYSCALL_64 to the return to user mode (sysretq,
+# or the swapgs of the iret path), counted only for the syscalls that ran
+# dma_buf_ioctl (the plugin's gate), i.e. ioctls on a dma-buf: fio's
+# DMA_BUF_IOCTL_SYNC.  The c-sync column subtracts that one, not the
+# handler alone: leaving the entry and exit in (entry_SYSCALL_64,
 # do_syscall_64's prologue and epilogue, syscall_exit_to_user_mode,
 # syscall_return_via_sysret) would charge dma-buf I/O with part of the
-# ioctls' cost.  An interrupt taken during the syscall is counted with it.
+# ioctls' cost, and other ioctls (the heap's allocation below) are not
+# syncs.  An interrupt taken during the syscall is counted with it.
+# "heap_ioctl_syscall", the same for ioctls on a dma-heap (fio's
+# DMA_HEAP_IOCTL_ALLOC of its buffer, once per run), shows how much of the
+# dma-buf figures is set-up whose cost differs between the short and the
+# long run (the page allocator's state), i.e. noise that does not cancel.
 REGIONS = [	# (name, entry symbol, where it ends, gate symbol or None)
     # where it ends: None (nvme-pci's calls of the entry), ("call", caller,
     # callee) (the return sites of CALLER's calls of CALLEE), or "user"
@@ -74,7 +80,8 @@ REGIONS = [	# (name, entry symbol, where it ends, gate symbol or None)
     ("nvme_prep_rq", "nvme_prep_rq", None, None),
     ("nvme_unmap_data", "nvme_unmap_data", None, None),
     ("ioctl", "__x64_sys_ioctl", ("call", "do_syscall_64", "x64_sys_call"), None),
-    ("ioctl_syscall", "entry_SYSCALL_64", "user", "__x64_sys_ioctl"),
+    ("dmabuf_ioctl_syscall", "entry_SYSCALL_64", "user", "dma_buf_ioctl"),
+    ("heap_ioctl_syscall", "entry_SYSCALL_64", "user", "dma_heap_ioctl"),
 ]
 REGION_SYMS = [r[0] for r in REGIONS]
 
@@ -360,9 +367,9 @@ def per_io(runs):
             rec[k + "_calls_per_io"] = dc / dn
             rec[k + "_insns_per_io"] = di / dn
         # fio's DMA_BUF_IOCTL_SYNC calls left out, whole syscalls (REGIONS)
-        if "ioctl_syscall_insns_per_io" in rec:
+        if "dmabuf_ioctl_syscall_insns_per_io" in rec:
             rec["kernel_insns_per_io_nosync"] = (rec["kernel_insns_per_io"] -
-                                                 rec["ioctl_syscall_insns_per_io"])
+                                                 rec["dmabuf_ioctl_syscall_insns_per_io"])
         rec.update({k: v for k, v in l["fig"].items() if k != "ios"})
         out.append(rec)
     return out
@@ -500,8 +507,9 @@ def report(outdir, names):
     for i in iommus:
         if not any(med(summary, i, w, "dmabuf", "kernel_insns_per_io_nosync") is not None
                    for w in wls) and any((w, "dmabuf") in summary[i] for w in wls):
-            lines.append("'-': c-sync in boot %s: the whole ioctl syscalls were not counted (%s)" % (
-                i, meta[i].get("regions", {}).get("ioctl_syscall", "no ioctl_syscall region in its plugin arguments")))
+            lines.append("'-': c-sync in boot %s: the whole dma-buf ioctl syscalls were not counted (%s)" % (
+                i, meta[i].get("regions", {}).get("dmabuf_ioctl_syscall",
+                                                  "no dmabuf_ioctl_syscall region in its plugin arguments")))
     for n, cells in sorted(notes.items()):
         lines.append("'-': %s [%s]" % (n, ", ".join(cells)))
     if notes:
@@ -521,18 +529,26 @@ def report(outdir, names):
                 fmt(ratio(med(summary, "strict", w, "dmabuf", "iops"),
                           med(summary, "off", w, "fixed", "iops")))))
         lines.append("")
-    # The DMA_BUF_IOCTL_SYNC calls per I/O, and what each costs.
-    if any(med(summary, i, w, "dmabuf", "ioctl_syscall_calls_per_io") for i in iommus for w in wls):
-        lines.append("DMA_BUF_IOCTL_SYNC in dma-buf (c) runs: syscalls per I/O, kernel "
-                     "instructions per syscall (whole) and in the handler alone:")
+    # The dma-buf mode's ioctls: DMA_BUF_IOCTL_SYNC per I/O and what each
+    # costs, and what is left per I/O of the heap allocation of each run.
+    if any((w, "dmabuf") in summary[i] for i in iommus for w in wls):
+        lines.append("dma-buf (c) ioctls: DMA_BUF_IOCTL_SYNC syscalls per I/O and kernel "
+                     "instructions per syscall (whole), c-sync's subtrahend; the heap "
+                     "allocation (DMA_HEAP_IOCTL_ALLOC, once per run): its cost in the long "
+                     "run less the short one, per I/O (set-up noise included in c and c-sync):")
         for i in iommus:
             for w in wls:
-                n = med(summary, i, w, "dmabuf", "ioctl_syscall_calls_per_io")
-                if not n or n < 0.01:
+                if (w, "dmabuf") not in summary[i]:
                     continue
-                lines.append("%-6s %-20s %6.2f calls/IO %7s insns/call %7s in the handler" % (
-                    i, w, n, fmt(med(summary, i, w, "dmabuf", "ioctl_syscall_insns_per_call"), "%.0f"),
-                    fmt(med(summary, i, w, "dmabuf", "ioctl_insns_per_call"), "%.0f")))
+                n = med(summary, i, w, "dmabuf", "dmabuf_ioctl_syscall_calls_per_io")
+                h = med(summary, i, w, "dmabuf", "heap_ioctl_syscall_insns_per_io")
+                c = med(summary, i, w, "dmabuf", K)
+                lines.append("%-6s %-20s sync %5s calls/IO %6s insns/call | heap alloc %7s insns/IO"
+                             "%s" % (
+                    i, w, fmt(n), fmt(med(summary, i, w, "dmabuf",
+                                           "dmabuf_ioctl_syscall_insns_per_call"), "%.0f"),
+                    fmt(h, "%+.0f"), "  (c less it: %.0f)" % (c - h)
+                    if h is not None and c and abs(h) > 0.02 * c else ""))
         lines.append("")
     # Second figure: the per-request cost inside nvme-pci.
     regs = [r for r in REGION_SYMS if r.startswith("nvme") and any(
