@@ -370,6 +370,11 @@ def per_io(runs):
         if "dmabuf_ioctl_syscall_insns_per_io" in rec:
             rec["kernel_insns_per_io_nosync"] = (rec["kernel_insns_per_io"] -
                                                  rec["dmabuf_ioctl_syscall_insns_per_io"])
+        # the heap allocation's difference between the two runs (set-up
+        # that should cancel and need not: see REGIONS), for the record
+        if rec.get("heap_ioctl_syscall_calls_per_io") is not None:
+            rec["kernel_insns_per_io_less_heap_alloc"] = (rec["kernel_insns_per_io"] -
+                                                          rec["heap_ioctl_syscall_insns_per_io"])
         rec.update({k: v for k, v in l["fig"].items() if k != "ios"})
         out.append(rec)
     return out
