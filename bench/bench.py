@@ -776,7 +776,7 @@ def compare(dir1, dir2):
         js = json.load(open(os.path.join(d, "results.json")))
         sums.append(js["summary"])
     lines = ["kernel insns/IO, median of rounds: %s vs %s" % (dir1, dir2),
-             "%-6s %-18s %-7s %9s %9s %7s" % ("iommu", "workload", "mode", "run 1", "run 2", "diff%")]
+             "%-6s %-20s %-10s %9s %9s %7s" % ("iommu", "workload", "mode", "run 1", "run 2", "diff%")]
     diffs = []
     for i in IOMMUS:
         for w in WORKLOADS:
@@ -788,7 +788,7 @@ def compare(dir1, dir2):
                 except KeyError:
                     continue
                 diffs.append(abs(b - a) / a * 100)
-                lines.append("%-6s %-18s %-7s %9.0f %9.0f %+7.1f" % (i, w, m, a, b, (b - a) / a * 100))
+                lines.append("%-6s %-20s %-10s %9.0f %9.0f %+7.1f" % (i, w, m, a, b, (b - a) / a * 100))
     if diffs:
         diffs.sort()
         lines.append("|diff| median %.1f %%, max %.1f %% over %d figures" % (
