@@ -14,6 +14,10 @@ import re
 import statistics
 import sys
 
+sys.dont_write_bytecode = True	# no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench	# noqa: E402  make bench's figures of one fio run, the same here
+
 WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",
              "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
 MODES = [("plain", "a"), ("fixed", "b"), ("heap", "c"), ("udmabuf", "d")]
@@ -21,19 +25,15 @@ RUN = re.compile(r"^(\d+)-(.+)-(plain|fixed|heap|udmabuf)\.json$")
 
 
 def fio_figures(path):
-    """IOPS, CPU us per I/O and MiB/s of one fio JSON output file."""
+    """make bench's figures (IOPS, CPU us per I/O, MiB/s, ...) of one fio
+    JSON output file, or None for a job that failed or did no I/O."""
     with open(path, errors="replace") as f:
         txt = f.read()
-    i = txt.find("{")	# fio may print a notice before its JSON
-    job = json.loads(txt[i:])["jobs"][0]
-    d = "write" if job["write"]["total_ios"] > job["read"]["total_ios"] else "read"
-    s = job[d]
-    ios = s["total_ios"]
-    if not ios or job.get("error"):
+    fio = json.loads(txt[txt.find("{"):])	# fio may print a notice first
+    if fio["jobs"][0].get("error"):
         return None
-    cpu_s = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * job["job_runtime"] / 1000.0
-    return {"iops": s["iops"], "cpu_us_per_io": cpu_s * 1e6 / ios,
-            "MiBps": s["bw_bytes"] / 2**20, "ios": ios}
+    fig = bench.fio_figures(fio)
+    return fig if fig["ios"] else None
 
 
 def load(d):
