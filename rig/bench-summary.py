@@ -55,7 +55,7 @@ def main():
     if not os.path.exists(res):
         print("Benchmark kernel: no figures yet (no %s).  `make bench` builds the" % rel)
         print("benchmark kernel (build/obj-bench, no debugging; about 15 min cold on 2 cores)")
-        print("and boots it once per IOMMU mode (about 7 min): guest kernel instructions per")
+        print("and boots it once per IOMMU mode (about 14 min): guest kernel instructions per")
         print("I/O, IOPS and CPU per I/O with plain, fixed and dma-buf buffers.")
         return
     js = json.load(open(res))
