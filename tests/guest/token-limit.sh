@@ -71,6 +71,7 @@ check() {
 	echo "$user" > $q/max_sectors_kb ||
 		fail "cannot set $q/max_sectors_kb to $user"
 	msk=$(cat $q/max_sectors_kb)
+	mhw=$(cat $q/max_hw_sectors_kb)
 	opt_kb=$(( $(cat $q/optimal_io_size) / 1024 ))
 	min_kb=$(( $(cat $q/minimum_io_size) / 1024 ))
 	if [ "$user" -ne 0 ]; then soft=$user
@@ -85,12 +86,11 @@ check() {
 	else name="max_sectors_kb set to $user (reads $msk)"; fi
 	opts="--dmabuf=heap" ; run; tok=$per
 	opts="--fixedbufs" ; run; fix=$per
-	echo "# $name, max_hw_sectors_kb $(cat $q/max_hw_sectors_kb): a 1 MiB read is $tok request(s) from a dma-buf, $fix from fixed buffers"
+	echo "# $name, max_hw_sectors_kb $mhw: a 1 MiB read is $tok request(s) from a dma-buf, $fix from fixed buffers"
 	[ $tok -eq $want_tok ] ||
 		fail "$name: a 1 MiB dma-buf read took $tok requests, not $want_tok (limit $lim KiB)"
 	[ $fix -eq $want_fix ] ||
 		fail "$name: a 1 MiB fixed-buffer read took $fix requests, not $want_fix"
-	mhw=$(cat $q/max_hw_sectors_kb)
 	why=
 	[ "$mhw" -ge "$lim" ] &&
 		why=" (max_hw_sectors_kb $mhw is no lower: the same split as fixed buffers)"
