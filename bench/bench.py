@@ -35,10 +35,12 @@ INITRD = os.path.join(TOP, "build", "initramfs-bench.cpio")
 # 2 MiB huge pages (the same layout class as the heap's large chunks),
 # (c) dma-buf, (p) NVMe passthrough with registered buffers on the generic
 # character device, the cheapest command path there is (no bio, no block
-# layer merge or split): tests/guest/bench.sh has the fio options.
-MODES = ["plain", "fixed", "fixed-huge", "dmabuf", "passthru"]
+# layer merge or split), and (d) the same with its data in a registered
+# dma-buf (no per-command mapping either): tests/guest/bench.sh has the fio
+# options.
+MODES = ["plain", "fixed", "fixed-huge", "dmabuf", "passthru", "passthru-dmabuf"]
 MODE_LETTER = {"plain": "a", "fixed": "b", "fixed-huge": "h", "dmabuf": "c",
-               "passthru": "p"}
+               "passthru": "p", "passthru-dmabuf": "d"}
 IOMMUS = ["off", "lazy", "strict"]
 WORKLOADS = ["randread-4k-qd1", "randread-4k-qd32", "randread-4k-qd32-b16",
              "randwrite-4k-qd1", "randwrite-4k-qd32", "read-128k-qd8", "read-1m-qd8"]
@@ -458,7 +460,8 @@ def report(outdir, names):
     lines.append("Guest kernel instructions per I/O (TCG plugin; median of rounds, "
                  "spread = (max-min)/median over the modes) and ratios of dma-buf (c) to "
                  "fixed (b), fixed on 2 MiB huge pages (h), plain (a) and NVMe passthrough "
-                 "(p, io_uring_cmd on /dev/ng0n1 with fixed buffers: the floor); IOPS and "
+                 "(p, io_uring_cmd on /dev/ng0n1 with fixed buffers), and of passthrough "
+                 "from a dma-buf (d, io_uring_cmd with dmabuf=heap) to p and c; IOPS and "
                  "CPU ratios from fio's wall-clock figures.")
     lines.append("fio submits one SQE per io_uring_enter and reaps from one completion on "
                  "(iodepth_batch_submit=1, iodepth_batch_complete_min=1), except "
@@ -474,10 +477,11 @@ def report(outdir, names):
                  "engine makes around each submit and reap when its CPU touches the buffers "
                  "(writes that scramble them, fio's default): entry_SYSCALL_64 to the return "
                  "to user mode, the ioctl handler and the syscall entry and exit.")
-    fmt_row = "%-6s %-20s %8s %8s %8s %8s %8s %5s | %5s %5s %5s %5s | %7s %5s %5s | %5s %5s | %5s %5s"
+    fmt_row = ("%-6s %-20s %8s %8s %8s %8s %8s %8s %5s | %5s %5s %5s %5s | %7s %5s %5s"
+               " | %5s %5s | %5s %5s | %5s %5s")
     hdr = fmt_row % ("iommu", "workload", "a:plain", "b:fixed", "h:fixhuge", "c:dmabuf",
-                     "p:pass", "sprd%", "c/b", "c/h", "c/a", "c/p", "c-sync", "/b", "/p",
-                     "IOPS c/b", "c/p", "CPU c/b", "c/p")
+                     "p:pass", "d:passdb", "sprd%", "c/b", "c/h", "c/a", "c/p", "c-sync", "/b",
+                     "/p", "d/p", "d/c", "IOPS c/b", "c/p", "CPU c/b", "c/p")
     lines.append(hdr)
     lines.append("-" * len(hdr))
     ratios = {}
@@ -496,6 +500,8 @@ def report(outdir, names):
                  "c-sync/b": ratio(ns, k["fixed"]), "c-sync/p": ratio(ns, k["passthru"]),
                  "h/b": ratio(k["fixed-huge"], k["fixed"]),
                  "b/p": ratio(k["fixed"], k["passthru"]),
+                 "d/p": ratio(k["passthru-dmabuf"], k["passthru"]),
+                 "d/c": ratio(k["passthru-dmabuf"], c),
                  "iops c/b": ratio(io["dmabuf"], io["fixed"]),
                  "iops c/p": ratio(io["dmabuf"], io["passthru"]),
                  "cpu c/b": ratio(cpu["dmabuf"], cpu["fixed"]),
@@ -504,9 +510,11 @@ def report(outdir, names):
             lines.append(fmt_row % (
                 i, w, cell(i, w, "plain", k["plain"]), cell(i, w, "fixed", k["fixed"]),
                 cell(i, w, "fixed-huge", k["fixed-huge"]), cell(i, w, "dmabuf", c),
-                cell(i, w, "passthru", k["passthru"]), fmt(spread, "%.1f"),
+                cell(i, w, "passthru", k["passthru"]),
+                cell(i, w, "passthru-dmabuf", k["passthru-dmabuf"]), fmt(spread, "%.1f"),
                 fmt(r["c/b"]), fmt(r["c/h"]), fmt(r["c/a"]), fmt(r["c/p"]),
                 fmt(ns, "%.0f"), fmt(r["c-sync/b"]), fmt(r["c-sync/p"]),
+                fmt(r["d/p"]), fmt(r["d/c"]),
                 fmt(r["iops c/b"]), fmt(r["iops c/p"]), fmt(r["cpu c/b"]), fmt(r["cpu c/p"])))
         lines.append("")
     for i in iommus:
@@ -559,7 +567,7 @@ def report(outdir, names):
     regs = [r for r in REGION_SYMS if r.startswith("nvme") and any(
         r + "_insns_per_call" in f for i in iommus for f in summary[i].values())]
     if regs:
-        pm = ("fixed", "fixed-huge", "dmabuf", "passthru")
+        pm = ("fixed", "fixed-huge", "dmabuf", "passthru", "passthru-dmabuf")
         lines.append("nvme-pci per request (inclusive kernel instructions per call, TCG plugin), "
                      + ", ".join("(%s) %s" % (MODE_LETTER[m], m) for m in pm) + ":")
         lines.append("%-6s %-20s " % ("iommu", "workload") + " | ".join(
@@ -605,6 +613,8 @@ def report(outdir, names):
           "ratios": {"kernel_insns_per_io": ratios,
                      "note": "c/b c/h c/a c/p: dma-buf over fixed, fixed-huge, plain, passthrough; "
                              "c-sync/x: dma-buf less its DMA_BUF_IOCTL_SYNC syscalls over x; "
+                             "d/p d/c: passthrough from a dma-buf over passthrough with fixed "
+                             "buffers and over dma-buf block I/O; "
                              "iops and cpu: fio's figures. null: not measured (see skipped)"},
           "skipped": {i: skips.get(i, []) for i in iommus},
           "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},

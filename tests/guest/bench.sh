@@ -5,7 +5,9 @@
 # from the system heap (dmabuf=heap, patches/fio), the io_uring engine on
 # /dev/nvme0n1, the same job otherwise, and (p) NVMe passthrough, the
 # cheapest command path there is: the io_uring_cmd engine on the generic
-# character device /dev/ng0n1 with registered buffers, no block layer bio.
+# character device /dev/ng0n1 with registered buffers, no block layer bio,
+# and (d) the same with its data in a registered dma-buf (dmabuf=heap): no
+# per-command DMA mapping either.
 # For each workload, in rounds; the buffer modes are interleaved within a
 # round and their order rotates from round to round.  A mode that cannot
 # run says why: "BENCH-SKIP <fields> reason=...".
@@ -31,7 +33,8 @@
 #
 # Kernel command line: rig.bench.rounds=N (default 3), rig.bench.scale=F
 # (multiplies every I/O count; default 1), rig.bench.only=WORKLOAD[,...]
-# and rig.bench.modes=plain,fixed,fixed-huge,dmabuf,passthru (subsets for a
+# and rig.bench.modes=plain,fixed,fixed-huge,dmabuf,passthru,passthru-dmabuf
+# (subsets for a
 # quick run), rig.bench.counts=N[,N] (these I/O counts instead of the job's
 # two), rig.bench.settle=SECONDS, rig.bench.fio=OPT[,OPT] (more fio options
 # for every job, e.g. --scramble_buffers=0).
@@ -39,7 +42,8 @@
 # an ivshmem BAR through its vfio dma-buf, or through RAM and a memcpy).
 # Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
 dev=${RIG_NVME:-/dev/nvme0n1}
-ngdev=${RIG_NVME_NG:-/dev/ng0n1}
+. "$(dirname "$0")/nvme-info.sh"
+ngdev=${RIG_NVME_NG:-$(ng_of "$dev")}
 rounds=3 scale=1 only= modes= counts= p2p=0 settle=0.1 fioextra=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -87,8 +91,17 @@ if [ $p2p = 0 ]; then
 	echo "# hugetlbfs: ${hugeskip:-$(grep -E '^Huge(Pages_Total|pagesize)' /proc/meminfo | tr -s ' ' | tr '\n' ' ')}"
 fi
 # passthru: the namespace's generic character device, and requests that the
-# controller takes whole (a passthrough command is not split)
-maxkb=$(cat /sys/block/$(basename "$dev")/queue/max_hw_sectors_kb 2>/dev/null)
+# controller takes whole (a passthrough command is not split): from fio's
+# memory up to max_hw_sectors_kb, from a dma-buf up to the controller's
+# MDTS, capped by nvme-pci at 8 MiB (its dma-buf transfer limit)
+kname=$(basename "$(readlink -f "$dev")")
+maxkb=$(cat /sys/block/$kname/queue/max_hw_sectors_kb 2>/dev/null)
+tokkb=8192
+if ctrl_limits "/dev/$(basename "$(readlink -f /sys/block/$kname/device)")"; then
+	[ "$MDTS_KB" -ne 0 ] && [ "$MDTS_KB" -lt $tokkb ] && tokkb=$MDTS_KB
+else
+	tokkb=
+fi
 
 mark=0
 mark() {
@@ -158,7 +171,7 @@ while [ $r -lt "$rounds" ]; do
 		fi
 		m=$modes
 		[ -n "$m" ] || { [ $p2p = 1 ] && m="dmabuf bounce" ||
-			m="plain fixed fixed-huge dmabuf passthru"; }
+			m="plain fixed fixed-huge dmabuf passthru passthru-dmabuf"; }
 		kb=$(awk -v bs="$bs" 'BEGIN { printf "%d", int(bs) * (bs ~ /m$/ ? 1024 : 1) }')
 		for mode in $(rotate $((r % $(echo $m | wc -w))) $m); do
 			file=$dev
@@ -179,6 +192,17 @@ while [ $r -lt "$rounds" ]; do
 					skip="no $ngdev"
 				elif [ -n "$maxkb" ] && [ "$kb" -gt "$maxkb" ]; then
 					skip="$bs I/O over the controller's limit of ${maxkb} KiB per command (max_hw_sectors_kb), and a passthrough command is not split"
+				fi ;;
+			passthru-dmabuf)
+				file=$ngdev
+				engine="--ioengine=io_uring_cmd --cmd_type=nvme"
+				extra=--dmabuf=heap
+				if [ ! -c "$ngdev" ]; then
+					skip="no $ngdev"
+				elif [ -z "$tokkb" ]; then
+					skip="no MDTS from nvme id-ctrl / show-regs"
+				elif [ "$kb" -gt "$tokkb" ]; then
+					skip="$bs I/O over the controller's limit of ${tokkb} KiB per command (MDTS), and a passthrough command is not split"
 				fi ;;
 			esac
 			if [ -n "$skip" ]; then

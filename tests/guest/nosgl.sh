@@ -24,6 +24,7 @@ kname=${dev#/dev/}
 want_vb=4095	# NVME_CTRL_PAGE_SIZE - 1
 out=/tmp/nosgl.$$.out
 trap 'rm -f $out' EXIT
+. "$(dirname "$0")/nvme-info.sh"
 
 # controller_ok: 0 when the controller has no SGLs and the queue a virt
 # boundary; else prints why on stdout and returns 1.
@@ -32,13 +33,8 @@ controller_ok() {
 		echo "no NVMe namespace $dev / controller $ctrl"
 		return 1
 	fi
-	if ! nvme id-ctrl "$ctrl" -o json > $out 2>&1; then
-		echo "nvme id-ctrl $ctrl failed: $(head -c 200 $out)"
-		return 1
-	fi
-	sgls=$(sed -n 's/.*"sgls"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' $out)
-	if [ -z "$sgls" ]; then
-		echo "nvme id-ctrl $ctrl: no sgls field in its output"
+	if ! sgls=$(id_ctrl_field "$ctrl" sgls); then
+		echo "nvme id-ctrl $ctrl failed or has no sgls field"
 		return 1
 	fi
 	if [ "$sgls" -ne 0 ]; then

@@ -34,16 +34,10 @@ command -v fio >/dev/null || { echo "SKIP: no fio in the guest"; exit 4; }
 fail() { echo "not ok - $*"; exit 1; }
 
 # The controller's limit in KiB (0: none).
-nvme id-ctrl $ctrl -o json > $out 2>&1 || fail "nvme id-ctrl $ctrl: $(head -c 200 $out)"
-mdts=$(sed -n 's/.*"mdts"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' $out)
-# (nvme-cli 2.3 prints the registers and exits 1 on the ones it cannot read)
-nvme show-regs $ctrl -o json > $out 2>&1
-cap=$(sed -n 's/.*"cap"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' $out)
-[ -n "$mdts" ] && [ -n "$cap" ] || fail "no mdts in nvme id-ctrl or no cap in nvme show-regs: $(head -c 200 $out)"
-mps_kb=$(( 4 << ((cap >> 48) & 15) ))
-mdts_kb=0
-[ "$mdts" -gt 0 ] && mdts_kb=$(( mps_kb << mdts ))
-echo "# mdts $mdts, CAP.MPSMIN page $mps_kb KiB: controller limit ${mdts_kb} KiB (0: none)"
+. "$(dirname "$0")/nvme-info.sh"
+ctrl_limits $ctrl || fail "no mdts in nvme id-ctrl $ctrl or no cap in nvme show-regs"
+mdts_kb=$MDTS_KB
+echo "# mdts $MDTS, CAP.MPSMIN page $MPS_KB KiB: controller limit ${mdts_kb} KiB (0: none)"
 
 min() { if [ "$1" -ne 0 ] && [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 reads() { awk '{ print $1, $3 }' /sys/block/$kname/stat; }
