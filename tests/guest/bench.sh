@@ -96,12 +96,8 @@ fi
 # MDTS, capped by nvme-pci at 8 MiB (its dma-buf transfer limit)
 kname=$(basename "$(readlink -f "$dev")")
 maxkb=$(cat /sys/block/$kname/queue/max_hw_sectors_kb 2>/dev/null)
-tokkb=8192
-if ctrl_limits "/dev/$(basename "$(readlink -f /sys/block/$kname/device)")"; then
-	[ "$MDTS_KB" -ne 0 ] && [ "$MDTS_KB" -lt $tokkb ] && tokkb=$MDTS_KB
-else
-	tokkb=
-fi
+tokkb=
+ctrl_limits "$(ctrl_of "$dev")" && tokkb=$TOKEN_KB
 
 mark=0
 mark() {

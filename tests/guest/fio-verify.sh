@@ -131,10 +131,9 @@ if [ $engine = io_uring_cmd ] || [ $mode = cross ]; then
 		[ -n "$cap" ] || fail "no /sys/block/$kname/queue/max_hw_sectors_kb"
 	else
 		command -v nvme >/dev/null || { echo "SKIP: no nvme-cli in the guest"; exit 4; }
-		ctrl=/dev/$(basename "$(readlink -f /sys/block/$kname/device)")
+		ctrl=$(ctrl_of "$dev")
 		ctrl_limits "$ctrl" || fail "no mdts in nvme id-ctrl $ctrl or no cap in nvme show-regs"
-		cap=8192
-		[ "$MDTS_KB" -ne 0 ] && [ "$MDTS_KB" -lt $cap ] && cap=$MDTS_KB
+		cap=$TOKEN_KB
 	fi
 fi
 # kib SIZE: fio's 128k or 4m in KiB

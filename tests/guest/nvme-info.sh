@@ -9,9 +9,18 @@ id_ctrl_field() {
 	[ -n "$_v" ] && echo "$_v"
 }
 
+# ctrl_of DEV: the char device of the controller of NVMe namespace DEV
+# (/dev/nvmeX, from sysfs) on stdout.
+ctrl_of() {
+	_k=$(basename "$(readlink -f "$1")")
+	echo "/dev/$(basename "$(readlink -f "/sys/block/$_k/device" 2>/dev/null)")"
+}
+
 # ctrl_limits CTRL: sets MDTS (the field), MPS_KB (the controller page,
-# CAP.MPSMIN from nvme show-regs) and MDTS_KB, the controller's transfer
-# limit in KiB (2^MDTS pages; 0: none); returns 1 if either is unreadable.
+# CAP.MPSMIN from nvme show-regs), MDTS_KB, the controller's transfer
+# limit in KiB (2^MDTS pages; 0: none), and TOKEN_KB, the most one dma-buf
+# request carries (MDTS_KB, capped at nvme-pci's 8 MiB, NVME_MAX_BYTES);
+# returns 1 if MDTS or CAP is unreadable.
 ctrl_limits() {
 	MDTS=$(id_ctrl_field "$1" mdts) || return 1
 	# (nvme-cli 2.3 prints the registers and exits 1 on the ones it
@@ -22,6 +31,8 @@ ctrl_limits() {
 	MPS_KB=$(( 4 << ((_cap >> 48) & 15) ))
 	MDTS_KB=0
 	[ "$MDTS" -gt 0 ] && MDTS_KB=$(( MPS_KB << MDTS ))
+	TOKEN_KB=8192
+	[ "$MDTS_KB" -ne 0 ] && [ "$MDTS_KB" -lt $TOKEN_KB ] && TOKEN_KB=$MDTS_KB
 	return 0
 }
 
@@ -31,7 +42,7 @@ ctrl_limits() {
 # disk, a multipath head).
 ng_of() {
 	_k=$(basename "$(readlink -f "$1")")
-	_c=$(basename "$(readlink -f "/sys/block/$_k/device" 2>/dev/null)")
+	_c=$(basename "$(ctrl_of "$1")")
 	case $_k:$_c in
 	nvme*n*:nvme[0-9]*) echo "/dev/ng${_c#nvme}n${_k##*n}" ;;
 	*) return 1 ;;

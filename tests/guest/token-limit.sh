@@ -21,7 +21,8 @@
 # Prints TAP-style lines; the exit code is the result (4: skip).
 dev=${RIG_NVME:-/dev/nvme0n1}
 kname=${dev#/dev/}
-ctrl=/dev/$(basename "$(readlink -f /sys/block/$kname/device 2>/dev/null)")
+. "$(dirname "$0")/nvme-info.sh"
+ctrl=$(ctrl_of "$dev")
 q=/sys/block/$kname/queue
 out=/tmp/token-limit.$$.out
 # 0 gives max_sectors_kb back to the kernel's choice
@@ -34,10 +35,8 @@ command -v fio >/dev/null || { echo "SKIP: no fio in the guest"; exit 4; }
 fail() { echo "not ok - $*"; exit 1; }
 
 # The controller's limit in KiB (0: none).
-. "$(dirname "$0")/nvme-info.sh"
 ctrl_limits $ctrl || fail "no mdts in nvme id-ctrl $ctrl or no cap in nvme show-regs"
-mdts_kb=$MDTS_KB
-echo "# mdts $MDTS, CAP.MPSMIN page $MPS_KB KiB: controller limit ${mdts_kb} KiB (0: none)"
+echo "# mdts $MDTS, CAP.MPSMIN page $MPS_KB KiB: controller limit ${MDTS_KB} KiB (0: none)"
 
 min() { if [ "$1" -ne 0 ] && [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 reads() { awk '{ print $1, $3 }' /sys/block/$kname/stat; }
@@ -72,8 +71,7 @@ check() {
 	elif [ $opt_kb -gt 4096 ]; then soft=$opt_kb
 	elif [ $min_kb -gt 4096 ]; then soft=$min_kb
 	else soft=4096; fi
-	lim=$(min "$mdts_kb" 8192)
-	lim=$(min "$lim" "$soft")
+	lim=$(min "$TOKEN_KB" "$soft")
 	want_tok=$(( (1024 + lim - 1) / lim ))
 	want_fix=$(( (1024 + msk - 1) / msk ))
 	if [ "$user" -eq 0 ]; then name="max_sectors_kb $msk (the kernel's)"
