@@ -3,7 +3,8 @@
 # series (which also build the test kernel at every patch), then the guest
 # suite tests/suites/check on the test kernel with the IOMMU off and strict,
 # tests/suites/swiotlb with swiotlb=force, tests/suites/nosgl on an NVMe
-# controller without SGLs (the rig's own QEMU), the P2P suite tests/suites/p2p
+# controller without SGLs (the rig's own QEMU), tests/suites/multipath on two
+# controllers sharing a namespace, the P2P suite tests/suites/p2p
 # (vfio-pci BAR, IOMMU strict and lazy), then liburing's own test suite
 # (tests/suites/liburing) with the IOMMU off.
 # TAP files and console logs go to out/check/; the last line is the sum.
@@ -66,6 +67,16 @@ else
 		> "$out/nosgl.tap"
 fi
 stamp "guest run nosgl done"
+
+# NVMe multipath: two controllers of one subsystem share the namespace, whose
+# block device is then the multipath head, a bio-based disk that maps a
+# dma-buf once per path's controller and sends each bio down one path
+# (tests/suites/multipath).  One boot, IOMMU strict, where each controller
+# has an IOMMU domain of its own and a bio that reached a controller with
+# another's mapping would fault; RIG_MULTIPATH_IOMMU=off|lazy changes it.
+"$top/rig/vm.sh" --suite multipath --name multipath --iommu "${RIG_MULTIPATH_IOMMU:-strict}" \
+	--nvme-paths 2 --out "$out" --timeout "${RIG_VM_TIMEOUT_MULTIPATH:-1200}"
+stamp "guest run multipath done"
 
 # P2P between the namespace and a PCI BAR exported by vfio-pci (issue 4):
 # one short boot per IOMMU mode with an ivshmem device whose BAR is a host

@@ -21,6 +21,9 @@
 #                    SSDs (Identify Controller SGLS 0; a command with an SGL
 #                    is refused): runs the rig's own QEMU (rig/qemu.sh builds
 #                    it, once) with -device nvme,...,sgl=off
+#   --nvme-paths N   N NVMe controllers of one subsystem sharing the
+#                    namespace (nvme-subsys, nvme-ns shared=on): the guest's
+#                    nvme0n1 is the multipath head, with a path per controller
 #   --ivshmem PATH   add an ivshmem-plain device backed by host file PATH
 #   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
 #   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
@@ -33,7 +36,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 kernel="$top/build/obj-test/arch/x86/boot/bzImage"
 initrd="$top/build/initramfs-test.cpio"
-suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" nosgl=0 ivshmem="" cpu=""
+suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" nosgl=0 paths=1 ivshmem="" cpu=""
 smp=2 mem=2G tmo=1800 append="" shell=0 plugin=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--nvme) nvme=$2; shift ;;
 	--nvme-bps) nvme_bps=$2; shift ;;
 	--nvme-nosgl) nosgl=1 ;;
+	--nvme-paths) paths=$2; shift ;;
 	--ivshmem) ivshmem=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--smp) smp=$2; shift ;;
@@ -86,7 +90,7 @@ case "${RIG_KVM:-probe}" in
 1) accel=(-accel kvm) cpu=host ;;
 probe) [ "$("$top/rig/kvm-probe.sh" "$kernel" "$initrd")" = kvm ] && accel=(-accel kvm) cpu=host ;;
 esac
-echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme$([ $nosgl -eq 1 ] && echo ", no SGLs")" >&2
+echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme$([ $nosgl -eq 1 ] && echo ", no SGLs")$([ "$paths" -gt 1 ] && echo ", $paths paths")" >&2
 
 machine="q35"
 # DMA API debugging reports every error of the driver the series changes
@@ -138,7 +142,16 @@ if [ -n "$nvme_bps" ]; then
 	      -blockdev driver=throttle,node-name=nvm0t,throttle-group=nvmtg,file=nvm0)
 	drive=nvm0t
 fi
-dev+=(-device nvme,serial=rig0,drive=$drive$nvme_opts)
+if [ "$paths" -eq 1 ]; then
+	dev+=(-device nvme,serial=rig0,drive=$drive$nvme_opts)
+else
+	# Controllers of one subsystem share its serial; the namespace is theirs.
+	dev+=(-device nvme-subsys,id=subsys0,nqn=rig-subsys0)
+	for ((i = 0; i < paths; i++)); do
+		dev+=(-device nvme,serial=rig0,subsys=subsys0,id=nvmec$i$nvme_opts)
+	done
+	dev+=(-device nvme-ns,drive=$drive,nsid=1,shared=on)
+fi
 if [ -n "$ivshmem" ]; then
 	# Behind a root port of its own, so that vfio-pci can reset it (a
 	# secondary bus reset: ivshmem has no FLR or PM reset) and a test can

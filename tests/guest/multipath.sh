@@ -1,0 +1,239 @@
+#!/bin/sh
+# multipath.sh TEST...: the tests of tests/suites/multipath, run on an NVMe
+# subsystem of two controllers sharing a namespace (rig/vm.sh
+# --nvme-paths 2).  /dev/nvmeSn1 is then the multipath head (S: the
+# subsystem's instance, that of the controller probed first), a bio-based
+# disk that sends each bio down one path (nvmeSc0n1 on controller nvme0,
+# nvmeSc1n1 on nvme1); dma-buf I/O through it must reach each path's
+# controller with that controller's own mapping of the dma-buf.
+#   multipath.sh paths
+#       nvme list-subsys shows the subsystem with two live controllers, and
+#       the namespace is the head of both paths
+#   multipath.sh selftest POLICY FIXTURE
+#       the dmabuf-rw kselftests of FIXTURE (dmabuf_rw_test -f) on the head
+#       with the subsystem's iopolicy POLICY (round-robin, queue-depth)
+#   multipath.sh fio POLICY MODE JOB
+#       tests/guest/fio-verify.sh MODE JOB on the head, with iopolicy POLICY
+#   multipath.sh failover POLICY
+#       fio writes 32 MiB through the head from a dma-heap buffer (dmabuf=)
+#       and reads it back verified while one path's commands fail, one in
+#       20, with a path error (nvme fault injection, debugfs): the head
+#       sends them down a path again with that path's mapping
+#       (multipath_failover_count grows), and every byte verifies
+#   multipath.sh remove POLICY
+#       fio writes 160 MiB through the head from a dma-heap buffer
+#       (dmabuf=) and reads it back verified, while each controller in turn
+#       is removed (its PCI function) and rescanned: the I/O goes on over
+#       the other path, every byte verifies, and once both controllers are
+#       back, both read and write for fio's registration, made before
+#       either existed (each maps the dma-buf on its first I/O)
+# Both paths must have read and written during a selftest or fio test (the
+# completed reads and writes in /sys/block/PATH/stat): with I/O on one path
+# only, the test would say nothing about the other's mapping.  Every test
+# checks the subsystem first and FAILS (does not skip) without two paths.
+# The exit code is the result (4: skip).
+head=$(ls /sys/block | grep -E '^nvme[0-9]+n1$' | head -1)
+dev=/dev/$head
+out=/tmp/multipath.$$.out
+trap 'rm -f $out $out.paths $out.st' EXIT
+
+# paths_ok: 0 when the namespace is a head with two paths; else prints why.
+paths_ok() {
+	if [ -z "$head" ] || [ ! -b "$dev" ]; then
+		echo "no NVMe namespace"
+		return 1
+	fi
+	n=$(ls /sys/block/$head/multipath 2>/dev/null | wc -l)
+	if [ "$n" -ne 2 ]; then
+		echo "$head is not the head of two paths ($n in /sys/block/$head/multipath): not booted with --nvme-paths 2, or no CONFIG_NVME_MULTIPATH?"
+		return 1
+	fi
+	return 0
+}
+
+# path_ios: "PATH READS WRITES" for each path, completed I/Os from sysfs
+path_ios() {
+	for p in /sys/block/$head/multipath/*; do
+		set -- $(cat "$p/stat")
+		echo "$(basename "$p") $1 $5"
+	done
+}
+
+# both_paths BEFORE [any]: 0 when every path read and wrote (with "any":
+# read or wrote) since BEFORE (path_ios output; a path not in it since
+# it came); prints the counts either way.
+both_paths() {
+	_before=$1 _any=$2
+	path_ios | while read -r p r w; do
+		set -- $(echo "$_before" | grep "^$p ") "" 0 0
+		echo "# $p: $((r - $2)) reads, $((w - $3)) writes"
+		if [ -n "$_any" ]; then
+			[ $((r - $2 + w - $3)) -gt 0 ] || echo "$p idle"
+		else
+			[ $((r - $2)) -gt 0 ] && [ $((w - $3)) -gt 0 ] || echo "$p idle"
+		fi
+	done > $out.paths
+	grep '^#' $out.paths
+	! grep -q idle $out.paths
+}
+
+set_policy() {
+	f=$(echo /sys/class/nvme-subsystem/nvme-subsys*/iopolicy)
+	if ! echo "$1" > $f || [ "$(cat $f)" != "$1" ]; then
+		echo "not ok - cannot set iopolicy $1 ($(cat $f))"
+		exit 1
+	fi
+}
+
+if ! why=$(paths_ok); then
+	echo "not ok - $* # not run: $why"
+	exit 1
+fi
+
+case $1 in
+paths)
+	nvme list-subsys "$dev" > $out 2>&1
+	sed 's/^/# /' $out
+	# (nvme-cli 2.3 lists the subsystem once for each controller)
+	n=$(grep -E '^ *\+- nvme[0-9]+ .* live' $out | awk '{ print $2 }' |
+		sort -u | wc -l)
+	if [ "$n" -ne 2 ]; then
+		echo "not ok - nvme list-subsys shows $n live controllers, not 2"
+		exit 1
+	fi
+	echo "ok - $head is the head of $(ls /sys/block/$head/multipath | tr '\n' ' ')on two live controllers"
+	exit 0 ;;
+selftest)
+	if [ ! -x /rig/bin/dmabuf_rw_test ]; then
+		echo "SKIP: the series has no dmabuf-rw selftests"; exit 4
+	fi
+	set_policy "$2"
+	before=$(path_ios)
+	DMABUF_RW_DEV=$dev /rig/bin/dmabuf_rw_test ${3:+-f "$3"} > $out.st 2>&1
+	rc=$?
+	cat $out.st
+	n=$(grep -cE '^(not )?ok [0-9]+ ' $out.st)
+	rm -f $out.st
+	if [ "$n" -eq 0 ]; then
+		echo "not ok - dmabuf_rw_test -f $3 ran no test"
+		exit 1
+	fi
+	if ! both_paths "$before"; then
+		echo "not ok - iopolicy $2: a path did no reads or writes"
+		exit 1
+	fi
+	exit $rc ;;
+fio)
+	set_policy "$2"
+	before=$(path_ios)
+	RIG_NVME=$dev "$(dirname "$0")/fio-verify.sh" "$3" "$4"
+	rc=$?
+	if ! both_paths "$before"; then
+		echo "not ok - iopolicy $2: a path did no reads or writes"
+		exit 1
+	fi
+	exit $rc ;;
+remove)
+	set_policy "$2"
+	if [ ! -e /dev/dma_heap/system ]; then
+		echo "SKIP: /dev/dma_heap/system missing"; exit 4
+	fi
+	# fio's registration outlives both controllers it started with.
+	fio --name=mpremove --filename="$dev" --ioengine=io_uring --dmabuf=heap \
+		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size=160M \
+		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1 &
+	pid=$!
+	sleep 1
+	gone=
+	for round in 1 2; do
+		# a path whose controller is one fio started with
+		pci=
+		for p in /sys/block/$head/multipath/*; do
+			c=$(basename "$(readlink -f "$p/device")")
+			a=$(readlink -f "/sys/class/nvme/$c/device")
+			case " $gone " in *" $a "*) continue ;; esac
+			pci=$a
+			break
+		done
+		if [ -z "$pci" ] || ! kill -0 $pid 2>/dev/null; then
+			echo "not ok - round $round: no original controller left, or fio ended before it (${pci:-none})"
+			kill $pid 2>/dev/null; wait; exit 1
+		fi
+		echo "# round $round: removing $(basename "$pci") ($c) under I/O"
+		echo 1 > "$pci/remove"
+		gone="$gone $pci"
+		sleep 1
+		echo 1 > /sys/bus/pci/rescan
+		for i in $(seq 60); do
+			[ "$(ls /sys/block/$head/multipath 2>/dev/null | wc -l)" -eq 2 ] && break
+			sleep 0.5
+		done
+	done
+	# both paths are now re-probed PCI functions, new controllers to
+	# the driver: their I/O from here on is fio's, with tokens mapped on
+	# first use
+	before=$(path_ios)
+	running=0
+	kill -0 $pid 2>/dev/null && running=1
+	wait $pid
+	rc=$?
+	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	nvme list-subsys "$dev" > $out.paths 2>&1
+	live=$(grep -E '^ *\+- nvme[0-9]+ .* live' $out.paths | awk '{ print $2 }' |
+		sort -u | wc -l)
+	echo "# $live live controllers after"
+	if [ $rc -ne 0 ]; then
+		echo "not ok - fio through the head with removals: exit $rc"; exit 1
+	fi
+	if [ "$live" -ne 2 ]; then
+		echo "not ok - $live live controllers after the rescans, not 2"; exit 1
+	fi
+	if [ $running -eq 0 ]; then
+		echo "not ok - fio ended before both controllers came back"; exit 1
+	fi
+	if ! both_paths "$before" any; then
+		echo "not ok - a controller that came back got none of the registration's I/O"; exit 1
+	fi
+	echo "ok - fio verified through the head while each controller was removed and rescanned"
+	exit 0 ;;
+failover)
+	set_policy "$2"
+	if [ ! -e /dev/dma_heap/system ]; then
+		echo "SKIP: /dev/dma_heap/system missing"; exit 4
+	fi
+	# (QEMU's controller completes what it holds on a reset or removal,
+	# so nothing fails over there: inject the path error instead.)
+	p=$(ls /sys/block/$head/multipath | head -1)
+	fi=/sys/kernel/debug/$p/fault_inject
+	if [ ! -d $fi ]; then
+		echo "not ok - no $fi: a kernel without CONFIG_FAULT_INJECTION_DEBUG_FS?"; exit 1
+	fi
+	f0=$(cat /sys/block/$p/diag/multipath_failover_count)
+	# Host Aborted Command (0x371), a path error: retried on another path
+	echo 0 > $fi/verbose
+	echo 0xffff > $fi/opcode
+	echo 0x371 > $fi/status
+	echo N > $fi/dont_retry
+	echo 5 > $fi/probability
+	echo 100 > $fi/times
+	fio --name=mpfailover --filename="$dev" --ioengine=io_uring --dmabuf=heap \
+		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size=32M \
+		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1
+	rc=$?
+	echo 0 > $fi/probability
+	echo 0 > $fi/times
+	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	f1=$(cat /sys/block/$p/diag/multipath_failover_count)
+	echo "# $((f1 - f0)) requests failed over from $p"
+	if [ $rc -ne 0 ]; then
+		echo "not ok - fio through the head with path errors on $p: exit $rc"; exit 1
+	fi
+	if [ $((f1 - f0)) -eq 0 ]; then
+		echo "not ok - no request failed over from $p"; exit 1
+	fi
+	echo "ok - fio verified through the head while $p failed requests over"
+	exit 0 ;;
+*)
+	echo "usage: $0 paths | selftest POLICY FIXTURE | fio POLICY MODE JOB | remove POLICY | failover POLICY" >&2
+	exit 2 ;;
+esac
