@@ -216,6 +216,7 @@ failover)
 	echo N > $fi/dont_retry
 	echo 5 > $fi/probability
 	echo 100 > $fi/times
+	before=$(path_ios)
 	fio --name=mpfailover --filename="$dev" --ioengine=io_uring --dmabuf=heap \
 		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size=32M \
 		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1
@@ -230,6 +231,9 @@ failover)
 	fi
 	if [ $((f1 - f0)) -eq 0 ]; then
 		echo "not ok - no request failed over from $p"; exit 1
+	fi
+	if ! both_paths "$before"; then
+		echo "not ok - iopolicy $2: a path did no reads or writes"; exit 1
 	fi
 	echo "ok - fio verified through the head while $p failed requests over"
 	exit 0 ;;
