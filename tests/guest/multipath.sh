@@ -77,6 +77,31 @@ both_paths() {
 	! grep -q idle $out.paths
 }
 
+# live_ctrls: the number of live controllers nvme list-subsys shows for the
+# head (nvme-cli 2.3 lists the subsystem once for each controller); its
+# output stays in $out.paths
+live_ctrls() {
+	nvme list-subsys "$dev" > $out.paths 2>&1
+	grep -E '^ *\+- nvme[0-9]+ .* live' $out.paths | awk '{ print $2 }' |
+		sort -u | wc -l
+}
+
+# need_heap: SKIP the test without the dma-heap heap_fio uses
+need_heap() {
+	if [ ! -e /dev/dma_heap/system ]; then
+		echo "SKIP: /dev/dma_heap/system missing"; exit 4
+	fi
+}
+
+# heap_fio NAME SIZE: fio writes SIZE through the head from a dma-heap
+# buffer (dmabuf=), 16 KiB at QD 32, then reads it back verified; its output
+# goes to $out
+heap_fio() {
+	fio --name="$1" --filename="$dev" --ioengine=io_uring --dmabuf=heap \
+		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size="$2" \
+		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1
+}
+
 set_policy() {
 	f=$(echo /sys/class/nvme-subsystem/nvme-subsys*/iopolicy)
 	if ! echo "$1" > $f || [ "$(cat $f)" != "$1" ]; then
@@ -92,11 +117,8 @@ fi
 
 case $1 in
 paths)
-	nvme list-subsys "$dev" > $out 2>&1
-	sed 's/^/# /' $out
-	# (nvme-cli 2.3 lists the subsystem once for each controller)
-	n=$(grep -E '^ *\+- nvme[0-9]+ .* live' $out | awk '{ print $2 }' |
-		sort -u | wc -l)
+	n=$(live_ctrls)
+	sed 's/^/# /' $out.paths
 	if [ "$n" -ne 2 ]; then
 		echo "not ok - nvme list-subsys shows $n live controllers, not 2"
 		exit 1
@@ -135,13 +157,9 @@ fio)
 	exit $rc ;;
 remove)
 	set_policy "$2"
-	if [ ! -e /dev/dma_heap/system ]; then
-		echo "SKIP: /dev/dma_heap/system missing"; exit 4
-	fi
+	need_heap
 	# fio's registration outlives both controllers it started with.
-	fio --name=mpremove --filename="$dev" --ioengine=io_uring --dmabuf=heap \
-		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size=160M \
-		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1 &
+	heap_fio mpremove 160M &
 	pid=$!
 	sleep 1
 	gone=
@@ -178,9 +196,7 @@ remove)
 	wait $pid
 	rc=$?
 	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
-	nvme list-subsys "$dev" > $out.paths 2>&1
-	live=$(grep -E '^ *\+- nvme[0-9]+ .* live' $out.paths | awk '{ print $2 }' |
-		sort -u | wc -l)
+	live=$(live_ctrls)
 	echo "# $live live controllers after"
 	if [ $rc -ne 0 ]; then
 		echo "not ok - fio through the head with removals: exit $rc"; exit 1
@@ -198,9 +214,7 @@ remove)
 	exit 0 ;;
 failover)
 	set_policy "$2"
-	if [ ! -e /dev/dma_heap/system ]; then
-		echo "SKIP: /dev/dma_heap/system missing"; exit 4
-	fi
+	need_heap
 	# (QEMU's controller completes what it holds on a reset or removal,
 	# so nothing fails over there: inject the path error instead.)
 	p=$(ls /sys/block/$head/multipath | head -1)
@@ -217,9 +231,7 @@ failover)
 	echo 5 > $fi/probability
 	echo 100 > $fi/times
 	before=$(path_ios)
-	fio --name=mpfailover --filename="$dev" --ioengine=io_uring --dmabuf=heap \
-		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size=32M \
-		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1
+	heap_fio mpfailover 32M
 	rc=$?
 	echo 0 > $fi/probability
 	echo 0 > $fi/times
