@@ -6,7 +6,7 @@ out/bench/results.json and out/bench/bench.png.
 
   bench.py run [--iommu off,lazy,strict] [--rounds N] [--scale F]
                [--only WORKLOADS] [--modes MODES] [--out DIR]
-               [--settle SECONDS] [--fio OPT,OPT]
+               [--settle SECONDS] [--fio OPT,OPT] [--mp-iommu MODE|none]
   bench.py verify [--out DIR]   the two-boot check of the marker method, for
                                 fixed buffers and dma-buf
   bench.py report [--out DIR]   redo the table, JSON and plot from the logs
@@ -215,7 +215,7 @@ def plugin_args(out_file):
 
 # ---------------------------------------------------------------- boots
 
-def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
+def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False, vm_args=()):
     os.makedirs(outdir, exist_ok=True)
     insns = os.path.join(outdir, name + ".insns")
     spec, regions = plugin_args(insns)
@@ -227,6 +227,7 @@ def boot(outdir, name, iommu, append, timeout, ivshmem=None, profile=False):
            "--timeout", str(timeout), "--append", "nvme_core.io_timeout=5 " + append]
     if ivshmem:
         cmd += ["--ivshmem", ivshmem]
+    cmd += list(vm_args)
     env = dict(os.environ, RIG_KVM="0")
     # One host CPU for the whole of QEMU: its vCPU thread and the main loop
     # thread that emulates the NVMe never run at the same time.  QEMU 7.2's
@@ -439,6 +440,8 @@ def report(outdir, names):
         meta[iommu]["settle_s"] = sorted({r.get("settle", "none") for r in runs})
     p2p = summary.pop("p2p", None)
     skips.pop("p2p", None)
+    mpath = summary.pop("mp", None)
+    mp_skips = skips.pop("mp", [])
     iommus = [i for i in IOMMUS if i in summary]
     wls = [w for w in WORKLOADS if any((w, m) in summary[i] for i in iommus for m in MODES)]
 
@@ -594,7 +597,9 @@ def report(outdir, names):
                 row += [fmt(d, spec), fmt(b, spec), fmt(ratio(d, b))]
             lines.append("%-14s %9s %9s %7s | %9s %9s %7s | %9s %9s %7s" % tuple(row))
         lines.append("")
-    for i in iommus + (["p2p"] if "p2p" in meta else []):
+    if mpath:
+        lines += mp_table(mpath, meta["mp"], mp_skips)
+    for i in iommus + [b for b in ("p2p", "mp") if b in meta]:
         if meta[i].get("failed_runs"):
             lines.append("WARNING: %d run(s) failed in boot %s (see its .tap)" % (meta[i]["failed_runs"], i))
         if meta[i].get("stalled_runs"):
@@ -618,11 +623,47 @@ def report(outdir, names):
                              "iops and cpu: fio's figures. null: not measured (see skipped)"},
           "skipped": {i: skips.get(i, []) for i in iommus},
           "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},
+          "multipath": {"%s/%s" % k: v for k, v in (mpath or {}).items()},
+          "multipath_skipped": mp_skips,
           "per_round": raw}
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(js, f, indent=1, sort_keys=True)
     plot(outdir, summary, iommus, wls, p2p)
     return summary
+
+
+MP_MODES = ["ns-fixed", "head-fixed", "ns-dmabuf", "head-dmabuf"]
+
+
+def mp_table(mp, meta, skips):
+    """The multipath boot: the same jobs on an NVMe multipath head and on a
+    namespace of its own controller, registered buffers and a dma-buf."""
+    K = "kernel_insns_per_io"
+    lines = ["NVMe multipath head (two controllers of one subsystem sharing a namespace) "
+             "vs a namespace of its own controller, one boot (IOMMU %s): guest kernel "
+             "instructions per I/O, b = fixed buffers, c = dma-buf; +head = what the head "
+             "adds per I/O." % meta.get("iommu", "?"),
+             "%-20s %8s %8s %6s %6s | %8s %8s %6s %6s | %6s %6s | %5s" % (
+                 "workload", "ns b", "head b", "+head", "ratio", "ns c", "head c", "+head",
+                 "ratio", "c/b ns", "head", "sprd%")]
+    for w in [w for w in WORKLOADS if any((w, m) in mp for m in MP_MODES)]:
+        k = {m: mp.get((w, m), {}).get(K, {}).get("median") for m in MP_MODES}
+        spread = max([mp[(w, m)][K]["spread_pct"] for m in MP_MODES
+                      if K in mp.get((w, m), {})] or [0])
+
+        def delta(a, b):
+            return "%+.0f" % (k[b] - k[a]) if k[a] is not None and k[b] is not None else "-"
+        lines.append("%-20s %8s %8s %6s %6s | %8s %8s %6s %6s | %6s %6s | %5s" % (
+            w, fmt(k["ns-fixed"], "%.0f"), fmt(k["head-fixed"], "%.0f"),
+            delta("ns-fixed", "head-fixed"), fmt(ratio(k["head-fixed"], k["ns-fixed"])),
+            fmt(k["ns-dmabuf"], "%.0f"), fmt(k["head-dmabuf"], "%.0f"),
+            delta("ns-dmabuf", "head-dmabuf"), fmt(ratio(k["head-dmabuf"], k["ns-dmabuf"])),
+            fmt(ratio(k["ns-dmabuf"], k["ns-fixed"])),
+            fmt(ratio(k["head-dmabuf"], k["head-fixed"])), fmt(spread, "%.1f")))
+    for sk in skips:
+        lines.append("(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"]))
+    lines.append("")
+    return lines
 
 
 def plot(outdir, summary, iommus, wls, p2p):
@@ -711,8 +752,11 @@ def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     difference of its short and long run.  The last mode is compared with
     the first (diff)."""
     name = "profile-%s-%s" % (iommu, workload)
+    # the multipath boot's modes (MP_MODES) need its devices
+    mp = any(m in MP_MODES for m in modes)
     boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
-         "rig.bench.modes=%s" % (workload, ",".join(modes)), 900, profile=True)
+         "rig.bench.modes=%s%s" % (workload, ",".join(modes), " rig.bench.mp=1" if mp else ""),
+         900, profile=True, vm_args=("--nvme-paths", "2", "--nvme-plain") if mp else ())
     runs, _ = boot_results(outdir, name)
     snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
     off = len(snaps) - 2 * len(runs)
@@ -865,8 +909,10 @@ def main():
                     "comma-separated (e.g. --scramble_buffers=0)")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--p2p", type=int, default=1, help="the P2P boot (0: leave it out)")
+    ap.add_argument("--mp-iommu", default="off", help="IOMMU mode of the multipath "
+                    "boot, head vs namespace (none: leave the boot out)")
     a = ap.parse_args()
-    iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P only
+    iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P, multipath only
     names = [(i, "bench-" + i) for i in iommus]
     if a.cmd == "verify":
         verify(a.out)
@@ -900,8 +946,15 @@ def main():
                 if os.path.exists(shm):
                     os.unlink(shm)
             print("bench: P2P (IOMMU strict): boot to poweroff %.0f s" % secs, flush=True)
+        if a.mp_iommu in IOMMUS:
+            secs = boot(a.out, "bench-mp", a.mp_iommu, append + " rig.bench.mp=1", a.timeout,
+                        vm_args=("--nvme-paths", "2", "--nvme-plain"))
+            print("bench: multipath (IOMMU %s): boot to poweroff %.0f s" % (a.mp_iommu, secs),
+                  flush=True)
     if a.p2p:
         names.append(("p2p", "bench-p2p"))
+    if a.mp_iommu in IOMMUS:
+        names.append(("mp", "bench-mp"))
     report(a.out, names)
 
 

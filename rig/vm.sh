@@ -24,6 +24,9 @@
 #   --nvme-paths N   N NVMe controllers of one subsystem sharing the
 #                    namespace (nvme-subsys, nvme-ns shared=on): the guest's
 #                    nvme0n1 is the multipath head, with a path per controller
+#   --nvme-plain     with --nvme-paths: also a controller of its own with a
+#                    private namespace of the same KIND (no head: make bench
+#                    compares the head with it in one boot)
 #   --ivshmem PATH   add an ivshmem-plain device backed by host file PATH
 #   --cpu MODEL      QEMU CPU model (default max; EPYC with --ivshmem)
 #   --smp N --mem SIZE --timeout SECONDS --append "ARGS"
@@ -36,7 +39,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 kernel="$top/build/obj-test/arch/x86/boot/bzImage"
 initrd="$top/build/initramfs-test.cpio"
-suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" nosgl=0 paths=1 ivshmem="" cpu=""
+suite=check name="" out="$top/out/vm" iommu=off nvme=file nvme_bps="" nosgl=0 paths=1 plain=0 ivshmem="" cpu=""
 smp=2 mem=2G tmo=1800 append="" shell=0 plugin=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--nvme-bps) nvme_bps=$2; shift ;;
 	--nvme-nosgl) nosgl=1 ;;
 	--nvme-paths) paths=$2; shift ;;
+	--nvme-plain) plain=1 ;;
 	--ivshmem) ivshmem=$2; shift ;;
 	--cpu) cpu=$2; shift ;;
 	--smp) smp=$2; shift ;;
@@ -90,7 +94,7 @@ case "${RIG_KVM:-probe}" in
 1) accel=(-accel kvm) cpu=host ;;
 probe) [ "$("$top/rig/kvm-probe.sh" "$kernel" "$initrd")" = kvm ] && accel=(-accel kvm) cpu=host ;;
 esac
-echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme$([ $nosgl -eq 1 ] && echo ", no SGLs")$([ "$paths" -gt 1 ] && echo ", $paths paths")" >&2
+echo "vm: $name: ${accel[1]}, cpu $cpu, iommu $iommu, nvme $nvme$([ $nosgl -eq 1 ] && echo ", no SGLs")$([ "$paths" -gt 1 ] && echo ", $paths paths")$([ $plain -eq 1 ] && echo " and a private namespace")" >&2
 
 machine="q35"
 # DMA API debugging reports every error of the driver the series changes
@@ -126,16 +130,22 @@ strict|lazy)
 *) echo "vm: --iommu off|strict|lazy" >&2; exit 2 ;;
 esac
 
-case "$nvme" in
-null) dev+=(-blockdev driver=null-co,node-name=nvm0,size=1073741824,read-zeroes=on) ;;
-file)
-	img="$out/$name.nvme.img"
-	rm -f "$img"
-	truncate -s 1G "$img"
-	dev+=(-blockdev driver=file,node-name=nvm0f,filename="$img",cache.direct=off
-	      -blockdev driver=raw,node-name=nvm0,file=nvm0f) ;;
-*) echo "vm: --nvme null|file" >&2; exit 2 ;;
-esac
+[ $plain -eq 0 ] || { [ "$paths" -gt 1 ] && [ -z "$nvme_bps" ]; } ||
+	{ echo "vm: --nvme-plain needs --nvme-paths 2 or more, and no --nvme-bps" >&2; exit 2; }
+# backing NODE IMAGE-SUFFIX: a 1 GiB block node NODE of kind $nvme
+backing() {
+	case "$nvme" in
+	null) dev+=(-blockdev driver=null-co,node-name=$1,size=1073741824,read-zeroes=on) ;;
+	file)
+		img="$out/$name.$2.img"
+		rm -f "$img"
+		truncate -s 1G "$img"
+		dev+=(-blockdev driver=file,node-name=$1f,filename="$img",cache.direct=off
+		      -blockdev driver=raw,node-name=$1,file=$1f) ;;
+	*) echo "vm: --nvme null|file" >&2; exit 2 ;;
+	esac
+}
+backing nvm0 nvme
 drive=nvm0
 if [ -n "$nvme_bps" ]; then
 	dev+=(-object throttle-group,id=nvmtg,x-bps-total="$nvme_bps"
@@ -151,6 +161,10 @@ else
 		dev+=(-device nvme,serial=rig0,subsys=subsys0,id=nvmec$i$nvme_opts)
 	done
 	dev+=(-device nvme-ns,drive=$drive,nsid=1,shared=on)
+	if [ $plain -eq 1 ]; then
+		backing nvm1 nvme1
+		dev+=(-device nvme,serial=rig1,drive=nvm1$nvme_opts)
+	fi
 fi
 if [ -n "$ivshmem" ]; then
 	# Behind a root port of its own, so that vfio-pci can reset it (a

@@ -40,11 +40,17 @@
 # for every job, e.g. --scramble_buffers=0).
 # rig.bench.p2p=1: only the P2P jobs instead (tests/bench-p2p.c: reads into
 # an ivshmem BAR through its vfio dma-buf, or through RAM and a memcpy).
+# rig.bench.mp=1: only the multipath jobs instead, booted with an NVMe
+# subsystem of two controllers sharing a namespace and a controller of its
+# own (rig/vm.sh --nvme-paths 2 --nvme-plain): registered buffers and a
+# dma-buf on the multipath head (head-fixed, head-dmabuf) and on the private
+# namespace (ns-fixed, ns-dmabuf), the same jobs, the head with the
+# subsystem's default iopolicy.
 # Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
 dev=${RIG_NVME:-/dev/nvme0n1}
 . "$(dirname "$0")/nvme-info.sh"
 ngdev=${RIG_NVME_NG:-$(ng_of "$dev")}
-rounds=3 scale=1 only= modes= counts= p2p=0 settle=0.1 fioextra=
+rounds=3 scale=1 only= modes= counts= p2p=0 mp=0 settle=0.1 fioextra=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rig.bench.rounds=*) rounds=${arg#*=} ;;
@@ -55,8 +61,25 @@ for arg in $(cat /proc/cmdline); do
 	rig.bench.settle=*) settle=${arg#*=} ;;
 	rig.bench.fio=*) fioextra=$(echo "${arg#*=}" | tr , ' ') ;;
 	rig.bench.p2p=1) p2p=1 ;;
+	rig.bench.mp=1) mp=1 ;;
 	esac
 done
+# the multipath boot: the head is the disk of the subsystem, the private
+# namespace the disk of a controller
+headdev= nsdev=
+if [ $mp = 1 ]; then
+	for d in $(ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+$'); do
+		case $(basename "$(readlink -f /sys/block/$d/device)") in
+		nvme-subsys*) headdev=/dev/$d ;;
+		nvme[0-9]*) nsdev=/dev/$d ;;
+		esac
+	done
+	[ -n "$headdev" ] && [ -n "$nsdev" ] ||
+		{ echo "SKIP: no multipath head (${headdev:-none}) and private namespace (${nsdev:-none}): not booted with --nvme-paths 2 --nvme-plain?"; exit 4; }
+	dev=$nsdev
+	sub=$(basename "$(readlink -f /sys/block/${headdev#/dev/}/device)")
+	echo "# multipath: head $headdev of $(ls /sys/block/${headdev#/dev/}/multipath | tr '\n' ' ')iopolicy $(cat /sys/class/nvme-subsystem/$sub/iopolicy); private namespace $nsdev"
+fi
 [ -b "$dev" ] || { echo "SKIP: no $dev"; exit 4; }
 
 # name rw bs iodepth batch short-count long-count
@@ -71,12 +94,15 @@ read-1m-qd8 read 1m 8 1 500 1500
 p2p-128k-qd8 p2p 128k 8 1 1600 4800
 p2p-1m-qd8 p2p 1m 8 1 400 1200
 "
+# the multipath boot's jobs: small reads and writes, and large reads that
+# the head splits
+mpwl="randread-4k-qd32 randwrite-4k-qd32 read-128k-qd8 read-1m-qd8"
 
 # fixed-huge: fio maps its buffers from a file on hugetlbfs, 2 MiB pages
 # reserved here (the largest job, 8 x 1 MiB, takes 5).
 huge=/dev/hugepages
 hugeskip=
-if [ $p2p = 0 ]; then
+if [ $p2p = 0 ] && [ $mp = 0 ]; then
 	mkdir -p $huge
 	if ! grep -qw hugetlbfs /proc/filesystems; then
 		hugeskip="no hugetlbfs in this kernel"
@@ -162,12 +188,25 @@ while [ $r -lt "$rounds" ]; do
 		# the P2P jobs run alone, in a boot of their own (an ivshmem device)
 		[ "$rw" = p2p ] && [ $p2p = 0 ] && continue
 		[ "$rw" != p2p ] && [ $p2p = 1 ] && continue
+		# the multipath boot: a job of each kind
+		if [ $mp = 1 ]; then
+			case " $mpwl " in *" $wl "*) ;; *) continue ;; esac
+		fi
 		if [ -n "$only" ]; then
 			case " $only " in *" $wl "*) ;; *) continue ;; esac
 		fi
 		m=$modes
-		[ -n "$m" ] || { [ $p2p = 1 ] && m="dmabuf bounce" ||
-			m="plain fixed fixed-huge dmabuf passthru passthru-dmabuf"; }
+		# the multipath boot runs its own modes only
+		[ $mp = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E '^(ns|head)-' | tr '\n' ' ')
+		if [ -z "$m" ]; then
+			if [ $p2p = 1 ]; then
+				m="dmabuf bounce"
+			elif [ $mp = 1 ]; then
+				m="ns-fixed ns-dmabuf head-fixed head-dmabuf"
+			else
+				m="plain fixed fixed-huge dmabuf passthru passthru-dmabuf"
+			fi
+		fi
 		kb=$(awk -v bs="$bs" 'BEGIN { printf "%d", int(bs) * (bs ~ /m$/ ? 1024 : 1) }')
 		for mode in $(rotate $((r % $(echo $m | wc -w))) $m); do
 			file=$dev
@@ -180,6 +219,8 @@ while [ $r -lt "$rounds" ]; do
 				extra="--fixedbufs=1 --mem=mmaphuge:$huge/fio --hugepage-size=2m"
 				skip=$hugeskip ;;
 			dmabuf) extra=--dmabuf=heap ;;
+			ns-fixed|head-fixed) extra=--fixedbufs=1 ;;
+			ns-dmabuf|head-dmabuf) extra=--dmabuf=heap ;;
 			passthru)
 				file=$ngdev
 				engine="--ioengine=io_uring_cmd --cmd_type=nvme"
@@ -200,6 +241,10 @@ while [ $r -lt "$rounds" ]; do
 				elif [ "$kb" -gt "$tokkb" ]; then
 					skip="$bs I/O over the controller's limit of ${tokkb} KiB per command (MDTS), and a passthrough command is not split"
 				fi ;;
+			esac
+			case $mode in
+			ns-*) file=$nsdev ;;
+			head-*) file=$headdev ;;
 			esac
 			if [ -n "$skip" ]; then
 				echo "BENCH-SKIP round=$r workload=$wl mode=$mode reason=$skip"

@@ -20,6 +20,12 @@
 #       20, with a path error (nvme fault injection, debugfs): the head
 #       sends them down a path again with that path's mapping
 #       (multipath_failover_count grows), and every byte verifies
+#   multipath.sh reset POLICY
+#       fio writes 96 MiB through the head from a dma-heap buffer (dmabuf=)
+#       and reads it back verified, while each controller in turn is reset
+#       with nvme reset: every byte verifies, both controllers are live
+#       after, and both read and write after the resets with the mappings
+#       fio's registration made before them
 #   multipath.sh remove POLICY
 #       fio writes 160 MiB through the head from a dma-heap buffer
 #       (dmabuf=) and reads it back verified, while each controller in turn
@@ -93,13 +99,20 @@ need_heap() {
 	fi
 }
 
-# heap_fio NAME SIZE: fio writes SIZE through the head from a dma-heap
-# buffer (dmabuf=), 16 KiB at QD 32, then reads it back verified; its output
-# goes to $out
+# heap_fio NAME SIZE [OPTION...]: fio writes SIZE through the head from a
+# dma-heap buffer (dmabuf=), 16 KiB at QD 32, then reads it back verified;
+# its output goes to $out.  heap_fio_bg: the same in the background, with
+# $pid fio's own (the subshell execs it), which a failing test kills.
 heap_fio() {
-	fio --name="$1" --filename="$dev" --ioengine=io_uring --dmabuf=heap \
-		--direct=1 --rw=randwrite --bs=16k --iodepth=32 --size="$2" \
-		--verify=crc32c --verify_fatal=1 --randrepeat=0 > $out 2>&1
+	_n=$1 _s=$2; shift 2
+	$_exec fio --name="$_n" --filename="$dev" --ioengine=io_uring \
+		--dmabuf=heap --direct=1 --rw=randwrite --bs=16k --iodepth=32 \
+		--size="$_s" --verify=crc32c --verify_fatal=1 --randrepeat=0 \
+		"$@" > $out 2>&1
+}
+heap_fio_bg() {
+	( _exec=exec; heap_fio "$@" ) &
+	pid=$!
 }
 
 set_policy() {
@@ -155,12 +168,58 @@ fio)
 		exit 1
 	fi
 	exit $rc ;;
+reset)
+	set_policy "$2"
+	need_heap
+	# 16 MiB/s each way: writes for 6 s, whatever the machine, so that
+	# both resets fall in them with writes to follow
+	resets=
+	heap_fio_bg mpreset 96M --rate=16m
+	sleep 1
+	for c in $(nvme list-subsys "$dev" 2>/dev/null |
+		   awk '/^ *\+- nvme[0-9]+ / { print $2 }' | sort -u); do
+		if ! kill -0 $pid 2>/dev/null; then
+			echo "not ok - fio ended before the reset of $c"
+			wait; exit 1
+		fi
+		echo "# resetting $c under I/O"
+		if ! nvme reset /dev/$c; then
+			echo "not ok - nvme reset /dev/$c failed"
+			kill $pid 2>/dev/null; wait; exit 1
+		fi
+		for i in $(seq 60); do
+			[ "$(cat /sys/class/nvme/$c/state)" = live ] && break
+			sleep 0.5
+		done
+		resets="$resets $c"
+	done
+	before=$(path_ios)
+	running=0
+	kill -0 $pid 2>/dev/null && running=1
+	wait $pid
+	rc=$?
+	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	live=$(live_ctrls)
+	echo "# reset:$resets; $live live controllers after"
+	if [ $rc -ne 0 ]; then
+		echo "not ok - fio through the head with resets: exit $rc"; exit 1
+	fi
+	if [ "$(echo $resets | wc -w)" -ne 2 ] || [ "$live" -ne 2 ]; then
+		echo "not ok - reset$resets, $live live controllers after, not 2 of 2"; exit 1
+	fi
+	if [ $running -eq 0 ]; then
+		echo "not ok - fio ended before both controllers were reset"; exit 1
+	fi
+	if ! both_paths "$before"; then
+		echo "not ok - a controller got none of fio's I/O after its reset"; exit 1
+	fi
+	echo "ok - fio verified through the head while each controller was reset"
+	exit 0 ;;
 remove)
 	set_policy "$2"
 	need_heap
 	# fio's registration outlives both controllers it started with.
-	heap_fio mpremove 160M &
-	pid=$!
+	heap_fio_bg mpremove 160M
 	sleep 1
 	gone=
 	for round in 1 2; do
