@@ -4,7 +4,8 @@
 # suite tests/suites/check on the test kernel with the IOMMU off and strict,
 # tests/suites/swiotlb with swiotlb=force, tests/suites/nosgl on an NVMe
 # controller without SGLs (the rig's own QEMU), tests/suites/multipath on two
-# controllers sharing a namespace, the P2P suite tests/suites/p2p
+# controllers sharing a namespace (and tests/suites/multipath-off with
+# nvme_core.multipath=0), the P2P suite tests/suites/p2p
 # (vfio-pci BAR, IOMMU strict and lazy), then liburing's own test suite
 # (tests/suites/liburing) with the IOMMU off.
 # TAP files and console logs go to out/check/; the last line is the sum.
@@ -77,6 +78,11 @@ stamp "guest run nosgl done"
 "$top/rig/vm.sh" --suite multipath --name multipath --iommu "${RIG_MULTIPATH_IOMMU:-strict}" \
 	--nvme-paths 2 --out "$out" --timeout "${RIG_VM_TIMEOUT_MULTIPATH:-1200}"
 stamp "guest run multipath done"
+# The same subsystem with multipath off (nvme_core.multipath=0): a node per
+# controller, each the node of one path (tests/suites/multipath-off).
+"$top/rig/vm.sh" --suite multipath-off --name multipath-off --iommu "${RIG_MULTIPATH_IOMMU:-strict}" \
+	--nvme-paths 2 --append nvme_core.multipath=0 --out "$out" --timeout 600
+stamp "guest run multipath-off done"
 
 # P2P between the namespace and a PCI BAR exported by vfio-pci (issue 4):
 # one short boot per IOMMU mode with an ivshmem device whose BAR is a host

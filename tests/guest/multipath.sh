@@ -33,6 +33,12 @@
 #       the other path, every byte verifies, and once both controllers are
 #       back, both read and write for fio's registration, made before
 #       either existed (each maps the dma-buf on its first I/O)
+#   multipath.sh nodes
+#       booted with nvme_core.multipath=0 instead: no head, each controller
+#       shows the shared namespace as a node of its own (/dev/nvmeXn1, the
+#       node of one path); fio writes 32 MiB from a dma-heap buffer
+#       registered on one node and reads it back verified from a dma-heap
+#       buffer registered on the other, then the other way round
 # Both paths must have read and written during a selftest or fio test (the
 # completed reads and writes in /sys/block/PATH/stat): with I/O on one path
 # only, the test would say nothing about the other's mapping.  Every test
@@ -122,6 +128,42 @@ set_policy() {
 		exit 1
 	fi
 }
+
+# nodes: registration on the node of one path (multipath off)
+if [ "$1" = nodes ]; then
+	need_heap
+	nodes=
+	for d in $(ls /sys/block | grep -E '^nvme[0-9]+n1$'); do
+		case $(basename "$(readlink -f /sys/block/$d/device)") in
+		nvme[0-9]*) nodes="$nodes /dev/$d" ;;
+		esac
+	done
+	set -- $nodes
+	if [ $# -ne 2 ]; then
+		echo "not ok - nodes: ${nodes:-none} where two controllers should show the namespace (not booted with --nvme-paths 2 and nvme_core.multipath=0?)"
+		exit 1
+	fi
+	a=$1 b=$2
+	for pair in "$a $b" "$b $a"; do
+		set -- $pair
+		opts="--ioengine=io_uring --dmabuf=heap --direct=1 --bs=16k --iodepth=32 --size=32M --verify=crc32c --verify_fatal=1 --rw=randwrite"
+		if ! fio --name=w --filename=$1 $opts --do_verify=0 > $out 2>&1; then
+			sed 's/^/# /' $out
+			echo "not ok - dma-buf writes through $1: fio failed"; exit 1
+		fi
+		if ! fio --name=w --filename=$2 $opts --verify_only > $out 2>&1; then
+			sed 's/^/# /' $out
+			echo "not ok - dma-buf reads through $2 of what $1 wrote: fio failed"; exit 1
+		fi
+		grep -E 'err=|READ:' $out | sed 's/^/# /'
+		if ! grep -q 'READ: .*io=32.0MiB' $out; then
+			echo "not ok - the verify through $2 read less than 32 MiB"; exit 1
+		fi
+		echo "# $1 -> $2: 32 MiB written and verified"
+	done
+	echo "ok - a dma-buf registered on the node of each path ($a, $b) writes what the other's reads back"
+	exit 0
+fi
 
 if ! why=$(paths_ok); then
 	echo "not ok - $* # not run: $why"
