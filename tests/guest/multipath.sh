@@ -20,6 +20,10 @@
 #       20, with a path error (nvme fault injection, debugfs): the head
 #       sends them down a path again with that path's mapping
 #       (multipath_failover_count grows), and every byte verifies
+#   multipath.sh failover POLICY FIXTURE
+#       the same path errors under the dmabuf-rw kselftests of FIXTURE
+#       (storm: the test exporter moves its buffers under I/O, so that
+#       bios fail over between moves): every test passes
 #   multipath.sh reset POLICY
 #       fio writes 96 MiB through the head from a dma-heap buffer (dmabuf=)
 #       and reads it back verified, while each controller in turn is reset
@@ -315,7 +319,12 @@ remove)
 	exit 0 ;;
 failover)
 	set_policy "$2"
-	need_heap
+	if [ -n "$3" ]; then
+		[ -x /rig/bin/dmabuf_rw_test ] ||
+			{ echo "SKIP: the series has no dmabuf-rw selftests"; exit 4; }
+	else
+		need_heap
+	fi
 	# (QEMU's controller completes what it holds on a reset or removal,
 	# so nothing fails over there: inject the path error instead.)
 	p=$(ls /sys/block/$head/multipath | head -1)
@@ -332,15 +341,29 @@ failover)
 	echo 5 > $fi/probability
 	echo 100 > $fi/times
 	before=$(path_ios)
-	heap_fio mpfailover 32M
-	rc=$?
+	if [ -n "$3" ]; then
+		DMABUF_RW_DEV=$dev /rig/bin/dmabuf_rw_test -f "$3" > $out 2>&1
+		rc=$?
+		what="dmabuf_rw_test -f $3"
+	else
+		heap_fio mpfailover 32M
+		rc=$?
+		what=fio
+	fi
 	echo 0 > $fi/probability
 	echo 0 > $fi/times
-	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	if [ -n "$3" ]; then
+		cat $out
+		if ! grep -qE '^ok [0-9]+ ' $out; then
+			echo "not ok - $what passed no test"; exit 1
+		fi
+	else
+		grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	fi
 	f1=$(cat /sys/block/$p/diag/multipath_failover_count)
 	echo "# $((f1 - f0)) requests failed over from $p"
 	if [ $rc -ne 0 ]; then
-		echo "not ok - fio through the head with path errors on $p: exit $rc"; exit 1
+		echo "not ok - $what through the head with path errors on $p: exit $rc"; exit 1
 	fi
 	if [ $((f1 - f0)) -eq 0 ]; then
 		echo "not ok - no request failed over from $p"; exit 1
@@ -348,9 +371,9 @@ failover)
 	if ! both_paths "$before"; then
 		echo "not ok - iopolicy $2: a path did no reads or writes"; exit 1
 	fi
-	echo "ok - fio verified through the head while $p failed requests over"
+	echo "ok - $what through the head while $p failed requests over"
 	exit 0 ;;
 *)
-	echo "usage: $0 paths | selftest POLICY FIXTURE | fio POLICY MODE JOB | remove POLICY | failover POLICY" >&2
+	echo "usage: $0 paths | selftest POLICY FIXTURE | fio POLICY MODE JOB | remove POLICY | reset POLICY | failover POLICY [FIXTURE] | nodes" >&2
 	exit 2 ;;
 esac
