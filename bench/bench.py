@@ -633,6 +633,9 @@ def report(outdir, names):
 
 
 MP_MODES = ["ns-fixed", "head-fixed", "ns-dmabuf", "head-dmabuf"]
+# the multipath boot's devices (rig/vm.sh) and its guest jobs (bench.sh)
+MP_VM_ARGS = ("--nvme-paths", "2", "--nvme-plain")
+MP_APPEND = " rig.bench.mp=1"
 
 
 def mp_table(mp, meta, skips):
@@ -755,8 +758,8 @@ def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     # the multipath boot's modes (MP_MODES) need its devices
     mp = any(m in MP_MODES for m in modes)
     boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
-         "rig.bench.modes=%s%s" % (workload, ",".join(modes), " rig.bench.mp=1" if mp else ""),
-         900, profile=True, vm_args=("--nvme-paths", "2", "--nvme-plain") if mp else ())
+         "rig.bench.modes=%s%s" % (workload, ",".join(modes), MP_APPEND if mp else ""),
+         900, profile=True, vm_args=MP_VM_ARGS if mp else ())
     runs, _ = boot_results(outdir, name)
     snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
     off = len(snaps) - 2 * len(runs)
@@ -947,8 +950,8 @@ def main():
                     os.unlink(shm)
             print("bench: P2P (IOMMU strict): boot to poweroff %.0f s" % secs, flush=True)
         if a.mp_iommu in IOMMUS:
-            secs = boot(a.out, "bench-mp", a.mp_iommu, append + " rig.bench.mp=1", a.timeout,
-                        vm_args=("--nvme-paths", "2", "--nvme-plain"))
+            secs = boot(a.out, "bench-mp", a.mp_iommu, append + MP_APPEND, a.timeout,
+                        vm_args=MP_VM_ARGS)
             print("bench: multipath (IOMMU %s): boot to poweroff %.0f s" % (a.mp_iommu, secs),
                   flush=True)
     if a.p2p:

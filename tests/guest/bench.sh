@@ -68,12 +68,8 @@ done
 # namespace the disk of a controller
 headdev= nsdev=
 if [ $mp = 1 ]; then
-	for d in $(ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+$'); do
-		case $(basename "$(readlink -f /sys/block/$d/device)") in
-		nvme-subsys*) headdev=/dev/$d ;;
-		nvme[0-9]*) nsdev=/dev/$d ;;
-		esac
-	done
+	headdev=$(nvme_disks heads | tail -1)
+	nsdev=$(nvme_disks namespaces | tail -1)
 	[ -n "$headdev" ] && [ -n "$nsdev" ] ||
 		{ echo "SKIP: no multipath head (${headdev:-none}) and private namespace (${nsdev:-none}): not booted with --nvme-paths 2 --nvme-plain?"; exit 4; }
 	dev=$nsdev
@@ -212,15 +208,19 @@ while [ $r -lt "$rounds" ]; do
 			file=$dev
 			engine="--ioengine=io_uring --direct=1"
 			skip=
+			# the multipath boot's modes: a buffer mode on a disk
+			buf=$mode
 			case $mode in
+			ns-*) file=$nsdev buf=${mode#ns-} ;;
+			head-*) file=$headdev buf=${mode#head-} ;;
+			esac
+			case $buf in
 			plain) extra= ;;
 			fixed) extra=--fixedbufs=1 ;;
 			fixed-huge)
 				extra="--fixedbufs=1 --mem=mmaphuge:$huge/fio --hugepage-size=2m"
 				skip=$hugeskip ;;
 			dmabuf) extra=--dmabuf=heap ;;
-			ns-fixed|head-fixed) extra=--fixedbufs=1 ;;
-			ns-dmabuf|head-dmabuf) extra=--dmabuf=heap ;;
 			passthru)
 				file=$ngdev
 				engine="--ioengine=io_uring_cmd --cmd_type=nvme"
@@ -241,10 +241,6 @@ while [ $r -lt "$rounds" ]; do
 				elif [ "$kb" -gt "$tokkb" ]; then
 					skip="$bs I/O over the controller's limit of ${tokkb} KiB per command (MDTS), and a passthrough command is not split"
 				fi ;;
-			esac
-			case $mode in
-			ns-*) file=$nsdev ;;
-			head-*) file=$headdev ;;
 			esac
 			if [ -n "$skip" ]; then
 				echo "BENCH-SKIP round=$r workload=$wl mode=$mode reason=$skip"

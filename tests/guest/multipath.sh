@@ -48,6 +48,7 @@
 # only, the test would say nothing about the other's mapping.  Every test
 # checks the subsystem first and FAILS (does not skip) without two paths.
 # The exit code is the result (4: skip).
+. "$(dirname "$0")/nvme-info.sh"
 head=$(ls /sys/block | grep -E '^nvme[0-9]+n1$' | head -1)
 dev=/dev/$head
 out=/tmp/multipath.$$.out
@@ -125,6 +126,19 @@ heap_fio_bg() {
 	pid=$!
 }
 
+# heap_fio_end: after the disruptions, end heap_fio_bg's run: sets before
+# (path_ios now), running (1 if fio still ran), rc (fio's exit) and live
+# (live_ctrls), and prints fio's summary
+heap_fio_end() {
+	before=$(path_ios)
+	running=0
+	kill -0 $pid 2>/dev/null && running=1
+	wait $pid
+	rc=$?
+	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
+	live=$(live_ctrls)
+}
+
 set_policy() {
 	f=$(echo /sys/class/nvme-subsystem/nvme-subsys*/iopolicy)
 	if ! echo "$1" > $f || [ "$(cat $f)" != "$1" ]; then
@@ -136,12 +150,7 @@ set_policy() {
 # nodes: registration on the node of one path (multipath off)
 if [ "$1" = nodes ]; then
 	need_heap
-	nodes=
-	for d in $(ls /sys/block | grep -E '^nvme[0-9]+n1$'); do
-		case $(basename "$(readlink -f /sys/block/$d/device)") in
-		nvme[0-9]*) nodes="$nodes /dev/$d" ;;
-		esac
-	done
+	nodes=$(nvme_disks namespaces | tr '\n' ' ')
 	set -- $nodes
 	if [ $# -ne 2 ]; then
 		echo "not ok - nodes: ${nodes:-none} where two controllers should show the namespace (not booted with --nvme-paths 2 and nvme_core.multipath=0?)"
@@ -239,13 +248,7 @@ reset)
 		done
 		resets="$resets $c"
 	done
-	before=$(path_ios)
-	running=0
-	kill -0 $pid 2>/dev/null && running=1
-	wait $pid
-	rc=$?
-	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
-	live=$(live_ctrls)
+	heap_fio_end
 	echo "# reset:$resets; $live live controllers after"
 	if [ $rc -ne 0 ]; then
 		echo "not ok - fio through the head with resets: exit $rc"; exit 1
@@ -295,13 +298,7 @@ remove)
 	# both paths are now re-probed PCI functions, new controllers to
 	# the driver: their I/O from here on is fio's, with tokens mapped on
 	# first use
-	before=$(path_ios)
-	running=0
-	kill -0 $pid 2>/dev/null && running=1
-	wait $pid
-	rc=$?
-	grep -E 'err=|WRITE:|READ:|verify' $out | sed 's/^/# /'
-	live=$(live_ctrls)
+	heap_fio_end
 	echo "# $live live controllers after"
 	if [ $rc -ne 0 ]; then
 		echo "not ok - fio through the head with removals: exit $rc"; exit 1

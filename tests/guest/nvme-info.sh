@@ -36,6 +36,17 @@ ctrl_limits() {
 	return 0
 }
 
+# nvme_disks heads|namespaces: the /dev nodes of the NVMe disks whose
+# device is a subsystem (multipath heads) or a controller (namespaces with
+# a controller of their own), on stdout; hidden path disks have no node
+nvme_disks() {
+	for _d in $(ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+$'); do
+		case $1:$(basename "$(readlink -f /sys/block/$_d/device)") in
+		heads:nvme-subsys*|namespaces:nvme[0-9]*) echo "/dev/$_d" ;;
+		esac
+	done
+}
+
 # ng_of DEV: the generic char device of NVMe namespace DEV, /dev/ngXnY (X
 # the controller's instance, Y the namespace's) on stdout; returns 1 if DEV
 # is not a namespace with a controller of its own (a partition, another
