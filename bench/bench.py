@@ -7,6 +7,7 @@ out/bench/results.json and out/bench/bench.png.
   bench.py run [--iommu off,lazy,strict] [--rounds N] [--scale F]
                [--only WORKLOADS] [--modes MODES] [--out DIR]
                [--settle SECONDS] [--fio OPT,OPT] [--mp-iommu MODE|none]
+               [--fs-iommu MODE|none]
   bench.py verify [--out DIR]   the two-boot check of the marker method, for
                                 fixed buffers and dma-buf
   bench.py report [--out DIR]   redo the table, JSON and plot from the logs
@@ -442,6 +443,8 @@ def report(outdir, names):
     skips.pop("p2p", None)
     mpath = summary.pop("mp", None)
     mp_skips = skips.pop("mp", [])
+    fsum = summary.pop("fs", None)
+    fs_skips = skips.pop("fs", [])
     iommus = [i for i in IOMMUS if i in summary]
     wls = [w for w in WORKLOADS if any((w, m) in summary[i] for i in iommus for m in MODES)]
 
@@ -597,9 +600,16 @@ def report(outdir, names):
                 row += [fmt(d, spec), fmt(b, spec), fmt(ratio(d, b))]
             lines.append("%-14s %9s %9s %7s | %9s %9s %7s | %9s %9s %7s" % tuple(row))
         lines.append("")
+    if not iommus:	# only the P2P, multipath or file system boots ran
+        lines = []
     if mpath:
         lines += mp_table(mpath, meta["mp"], mp_skips)
-    for i in iommus + [b for b in ("p2p", "mp") if b in meta]:
+    if fsum:
+        lines += fs_table(fsum, summary.get(meta["fs"].get("iommu")), meta["fs"], fs_skips)
+    for b, got in (("mp", mpath), ("fs", fsum)):
+        if b in meta and not got:
+            lines.append("WARNING: boot %s ran no job (see its .tap)" % b)
+    for i in iommus + [b for b in ("p2p", "mp", "fs") if b in meta]:
         if meta[i].get("failed_runs"):
             lines.append("WARNING: %d run(s) failed in boot %s (see its .tap)" % (meta[i]["failed_runs"], i))
         if meta[i].get("stalled_runs"):
@@ -610,7 +620,8 @@ def report(outdir, names):
     with open(os.path.join(outdir, "table.txt"), "w") as f:
         f.write(text + "\n")
 
-    js = {"note": "Emulated NVMe (null-co) under QEMU TCG: read the ratios, not the absolute figures.",
+    js = {"note": "Emulated NVMe (null-co; a file backend for the ext4 boot) under QEMU TCG: "
+                  "read the ratios, not the absolute figures.",
           "modes": {MODE_LETTER[m]: m for m in MODES},
           "batched": BATCHED,
           "boots": meta,
@@ -625,6 +636,8 @@ def report(outdir, names):
           "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},
           "multipath": {"%s/%s" % k: v for k, v in (mpath or {}).items()},
           "multipath_skipped": mp_skips,
+          "ext4": {"%s/%s" % k: v for k, v in (fsum or {}).items()},
+          "ext4_skipped": fs_skips,
           "per_round": raw}
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(js, f, indent=1, sort_keys=True)
@@ -663,6 +676,42 @@ def mp_table(mp, meta, skips):
             delta("ns-dmabuf", "head-dmabuf"), fmt(ratio(k["head-dmabuf"], k["ns-dmabuf"])),
             fmt(ratio(k["ns-dmabuf"], k["ns-fixed"])),
             fmt(ratio(k["head-dmabuf"], k["head-fixed"])), fmt(spread, "%.1f")))
+    for sk in skips:
+        lines.append("(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"]))
+    lines.append("")
+    return lines
+
+
+FS_MODES = ["fs-fixed", "fs-dmabuf"]
+# the file system boot: a namespace that keeps its data (null-co does not)
+FS_VM_ARGS = ("--nvme", "file")
+FS_APPEND = " rig.bench.fs=1"
+
+
+def fs_table(fs, raw, meta, skips):
+    """The file system boot: the same jobs on a file of ext4 on the namespace,
+    registered buffers and a dma-buf; +ext4 against the namespace's own figures
+    in the boot of the same IOMMU mode, where it ran."""
+    K = "kernel_insns_per_io"
+    lines = ["ext4: a 512 MiB file on the namespace, one boot (IOMMU %s): guest kernel "
+             "instructions per I/O, b = fixed buffers, c = dma-buf; +ext4 = over the "
+             "namespace itself (same IOMMU mode, its own boot above)." % meta.get("iommu", "?"),
+             "%-20s %8s %8s %6s | %8s %8s | %6s | %5s" % (
+                 "workload", "ext4 b", "ext4 c", "c/b", "+ext4 b", "+ext4 c",
+                 "c/b ns", "sprd%")]
+    for w in [w for w in WORKLOADS if any((w, m) in fs for m in FS_MODES)]:
+        b = fs.get((w, "fs-fixed"), {}).get(K, {}).get("median")
+        c = fs.get((w, "fs-dmabuf"), {}).get(K, {}).get("median")
+        rb = (raw or {}).get((w, "fixed"), {}).get(K, {}).get("median")
+        rc = (raw or {}).get((w, "dmabuf"), {}).get(K, {}).get("median")
+        spread = max([fs[(w, m)][K]["spread_pct"] for m in FS_MODES
+                      if K in fs.get((w, m), {})] or [0])
+
+        def delta(x, y):
+            return "%+.0f" % (x - y) if x is not None and y is not None else "-"
+        lines.append("%-20s %8s %8s %6s | %8s %8s | %6s | %5s" % (
+            w, fmt(b, "%.0f"), fmt(c, "%.0f"), fmt(ratio(c, b)), delta(b, rb), delta(c, rc),
+            fmt(ratio(rc, rb)), fmt(spread, "%.1f")))
     for sk in skips:
         lines.append("(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"]))
     lines.append("")
@@ -755,11 +804,13 @@ def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     difference of its short and long run.  The last mode is compared with
     the first (diff)."""
     name = "profile-%s-%s" % (iommu, workload)
-    # the multipath boot's modes (MP_MODES) need its devices
+    # the multipath and file system boots' modes need their devices
     mp = any(m in MP_MODES for m in modes)
+    fsb = any(m in FS_MODES for m in modes)
     boot(outdir, name, iommu, "rig.bench.rounds=1 rig.bench.only=%s "
-         "rig.bench.modes=%s%s" % (workload, ",".join(modes), MP_APPEND if mp else ""),
-         900, profile=True, vm_args=MP_VM_ARGS if mp else ())
+         "rig.bench.modes=%s%s" % (workload, ",".join(modes),
+                                   MP_APPEND if mp else FS_APPEND if fsb else ""),
+         900, profile=True, vm_args=MP_VM_ARGS if mp else FS_VM_ARGS if fsb else ())
     runs, _ = boot_results(outdir, name)
     snaps, _ = parse_insns(os.path.join(outdir, name + ".insns"))
     off = len(snaps) - 2 * len(runs)
@@ -914,6 +965,8 @@ def main():
     ap.add_argument("--p2p", type=int, default=1, help="the P2P boot (0: leave it out)")
     ap.add_argument("--mp-iommu", default="off", help="IOMMU mode of the multipath "
                     "boot, head vs namespace (none: leave the boot out)")
+    ap.add_argument("--fs-iommu", default="off", help="IOMMU mode of the file system "
+                    "boot, a file of ext4 (none: leave the boot out)")
     a = ap.parse_args()
     iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P, multipath only
     names = [(i, "bench-" + i) for i in iommus]
@@ -954,10 +1007,20 @@ def main():
                         vm_args=MP_VM_ARGS)
             print("bench: multipath (IOMMU %s): boot to poweroff %.0f s" % (a.mp_iommu, secs),
                   flush=True)
+        if a.fs_iommu in IOMMUS:
+            secs = boot(a.out, "bench-fs", a.fs_iommu, append + FS_APPEND, a.timeout,
+                        vm_args=FS_VM_ARGS)
+            img = os.path.join(a.out, "bench-fs.nvme.img")	# 1 GiB, not needed after
+            if os.path.exists(img):
+                os.unlink(img)
+            print("bench: ext4 (IOMMU %s): boot to poweroff %.0f s" % (a.fs_iommu, secs),
+                  flush=True)
     if a.p2p:
         names.append(("p2p", "bench-p2p"))
     if a.mp_iommu in IOMMUS:
         names.append(("mp", "bench-mp"))
+    if a.fs_iommu in IOMMUS:
+        names.append(("fs", "bench-fs"))
     report(a.out, names)
 
 

@@ -20,6 +20,8 @@ HOST_PKGS=(
 	qemu-system-x86 busybox-static nvme-cli dpkg-dev
 	zlib1g-dev libaio-dev
 	python3-matplotlib
+	# the guest's file system tools (rig/initramfs.sh, tests/guest/fs.sh)
+	e2fsprogs util-linux
 	# rig/qemu.sh: the rig's own QEMU (an NVMe controller without SGLs)
 	meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev
 )

@@ -1,6 +1,7 @@
 #!/bin/bash
 # rig/initramfs.sh FLAVOR: build/initramfs-FLAVOR.cpio = the guest userspace
-# (busybox, init, suites, test programs, fio, nvme-cli and their libraries)
+# (busybox, init, suites, test programs, fio, nvme-cli, e2fsprogs' and
+# util-linux's file system tools and their libraries)
 # followed by the modules of build/obj-FLAVOR (the kernel unpacks both).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,15 @@ mkdir -p "$root/rig/tests"
 cp -r "$top"/tests/guest/* "$root/rig/tests/"
 cp "$top"/build/guest/bin/* "$root/rig/bin/"
 cp /usr/sbin/nvme "$root/rig/bin/nvme"
+# The file system tests (tests/guest/fs.sh): e2fsprogs' mkfs.ext4 (with
+# mke2fs.conf, its defaults), e2fsck, filefrag and e4defrag, and
+# util-linux's fallocate, as busybox's cannot punch holes (its fsfreeze is
+# enough).
+for b in /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck /usr/sbin/filefrag /usr/bin/fallocate; do
+	cp "$b" "$root/rig/bin/"
+done
+[ -x /usr/sbin/e4defrag ] && cp /usr/sbin/e4defrag "$root/rig/bin/"
+cp /etc/mke2fs.conf "$root/etc/"
 [ -d "$top/build/guest/root" ] && cp -a "$top/build/guest/root/." "$root/"
 
 # Shared libraries of the dynamic programs, at their own paths.
@@ -36,6 +46,8 @@ done
 cp /etc/ld.so.cache "$root/etc/" 2>/dev/null || true
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
+# e4defrag finds the file system of a file in /etc/mtab
+ln -sf /proc/self/mounts "$root/etc/mtab"
 
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/userspace.cpio"
 

@@ -46,11 +46,16 @@
 # dma-buf on the multipath head (head-fixed, head-dmabuf) and on the private
 # namespace (ns-fixed, ns-dmabuf), the same jobs, the head with the
 # subsystem's default iopolicy.
+# rig.bench.fs=1: only the file system jobs instead (the multipath boot's
+# jobs): registered buffers and a dma-buf on a 512 MiB file of an ext4 made
+# on the namespace (fs-fixed, fs-dmabuf), written whole first, so that
+# reads find no hole; booted with a file-backed namespace (rig/vm.sh
+# --nvme file), as null-co keeps no data.
 # Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
 dev=${RIG_NVME:-/dev/nvme0n1}
 . "$(dirname "$0")/nvme-info.sh"
 ngdev=${RIG_NVME_NG:-$(ng_of "$dev")}
-rounds=3 scale=1 only= modes= counts= p2p=0 mp=0 settle=0.1 fioextra=
+rounds=3 scale=1 only= modes= counts= p2p=0 mp=0 fs=0 settle=0.1 fioextra=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rig.bench.rounds=*) rounds=${arg#*=} ;;
@@ -62,6 +67,7 @@ for arg in $(cat /proc/cmdline); do
 	rig.bench.fio=*) fioextra=$(echo "${arg#*=}" | tr , ' ') ;;
 	rig.bench.p2p=1) p2p=1 ;;
 	rig.bench.mp=1) mp=1 ;;
+	rig.bench.fs=1) fs=1 ;;
 	esac
 done
 # the multipath boot: the head is the disk of the subsystem, the private
@@ -77,6 +83,17 @@ if [ $mp = 1 ]; then
 	echo "# multipath: head $headdev of $(ls /sys/block/${headdev#/dev/}/multipath | tr '\n' ' ')iopolicy $(cat /sys/class/nvme-subsystem/$sub/iopolicy); private namespace $nsdev"
 fi
 [ -b "$dev" ] || { echo "SKIP: no $dev"; exit 4; }
+# the file system boot: ext4 on the namespace, one file written whole
+fsfile=/mnt/fs/bench
+if [ $fs = 1 ]; then
+	mkdir -p /mnt/fs
+	mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0 "$dev" &&
+		mount -t ext4 -o noatime "$dev" /mnt/fs &&
+		fio --name=layout --filename=$fsfile --rw=write --bs=1m --size=512M \
+			--direct=1 --ioengine=psync > /tmp/layout.out 2>&1 ||
+		{ cat /tmp/layout.out; echo "SKIP: no ext4 file on $dev"; exit 4; }
+	echo "# ext4 on $dev: $fsfile, $(stat -c %s $fsfile) bytes, $(filefrag $fsfile 2>/dev/null | sed 's/.*: //')"
+fi
 
 # name rw bs iodepth batch short-count long-count
 workloads="
@@ -98,7 +115,7 @@ mpwl="randread-4k-qd32 randwrite-4k-qd32 read-128k-qd8 read-1m-qd8"
 # reserved here (the largest job, 8 x 1 MiB, takes 5).
 huge=/dev/hugepages
 hugeskip=
-if [ $p2p = 0 ] && [ $mp = 0 ]; then
+if [ $p2p = 0 ] && [ $mp = 0 ] && [ $fs = 0 ]; then
 	mkdir -p $huge
 	if ! grep -qw hugetlbfs /proc/filesystems; then
 		hugeskip="no hugetlbfs in this kernel"
@@ -184,8 +201,8 @@ while [ $r -lt "$rounds" ]; do
 		# the P2P jobs run alone, in a boot of their own (an ivshmem device)
 		[ "$rw" = p2p ] && [ $p2p = 0 ] && continue
 		[ "$rw" != p2p ] && [ $p2p = 1 ] && continue
-		# the multipath boot: a job of each kind
-		if [ $mp = 1 ]; then
+		# the multipath and file system boots: a job of each kind
+		if [ $mp = 1 ] || [ $fs = 1 ]; then
 			case " $mpwl " in *" $wl "*) ;; *) continue ;; esac
 		fi
 		if [ -n "$only" ]; then
@@ -194,18 +211,21 @@ while [ $r -lt "$rounds" ]; do
 		m=$modes
 		# the multipath boot runs its own modes only
 		[ $mp = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E '^(ns|head)-' | tr '\n' ' ')
+		[ $fs = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E '^fs-' | tr '\n' ' ')
 		if [ -z "$m" ]; then
 			if [ $p2p = 1 ]; then
 				m="dmabuf bounce"
 			elif [ $mp = 1 ]; then
 				m="ns-fixed ns-dmabuf head-fixed head-dmabuf"
+			elif [ $fs = 1 ]; then
+				m="fs-fixed fs-dmabuf"
 			else
 				m="plain fixed fixed-huge dmabuf passthru passthru-dmabuf"
 			fi
 		fi
 		kb=$(awk -v bs="$bs" 'BEGIN { printf "%d", int(bs) * (bs ~ /m$/ ? 1024 : 1) }')
 		for mode in $(rotate $((r % $(echo $m | wc -w))) $m); do
-			file=$dev
+			file=$dev size=1G
 			engine="--ioengine=io_uring --direct=1"
 			skip=
 			# the multipath boot's modes: a buffer mode on a disk
@@ -213,6 +233,7 @@ while [ $r -lt "$rounds" ]; do
 			case $mode in
 			ns-*) file=$nsdev buf=${mode#ns-} ;;
 			head-*) file=$headdev buf=${mode#head-} ;;
+			fs-*) file=$fsfile size=512M buf=${mode#fs-} ;;
 			esac
 			case $buf in
 			plain) extra= ;;
@@ -260,7 +281,7 @@ while [ $r -lt "$rounds" ]; do
 				fi
 				run "round=$r workload=$wl mode=$mode ios=$n" \
 					--name="$wl" --filename="$file" $engine \
-					--rw="$rw" --bs="$bs" --iodepth="$qd" --size=1G --io_size="$bytes" \
+					--rw="$rw" --bs="$bs" --iodepth="$qd" --size=$size --io_size="$bytes" \
 					--norandommap --randrepeat=0 --disk_util=0 $extra $fioextra
 			done
 		done

@@ -1,0 +1,516 @@
+#!/bin/sh
+# fs.sh MODE [JOB]: dma-buf I/O to files of an ext4 file system made on the
+# NVMe namespace (it runs mkfs.ext4 on it): fio's io_uring dmabuf= registers
+# the dma-buf against the file opened O_DIRECT, and iomap direct I/O builds
+# bios that carry its DMA token, one per extent.  Each mode makes a new file
+# system, mounts it on /mnt/fs, and at its end unmounts it and runs
+# e2fsck -fn, which must find no error; no line of the kernel log since the
+# mode began may be a WARNING, BUG, KASAN or ext4 error or warning, an I/O
+# error or a direct I/O collision with buffered I/O.  fio's random offsets
+# repeat from run to run (randrepeat), so that verify_only runs replay them.
+#   fs.sh verify JOB: fio writes a file from a dma-heap buffer
+#       (dmabuf=heap) and reads it back verified (crc32c):
+#     rand4k   4 KiB random writes at QD 32 into a new 32 MiB file with no
+#              fallocate: each allocates, many extend the file; its size
+#              is 32 MiB after
+#     seq1m    1 MiB sequential writes into a 128 MiB fallocated file (its
+#              unwritten extents are at most 32767 blocks long, so at least
+#              one write crosses extents), read back verified; then a
+#              verify_only run reads it in 128 KiB blocks into a udmabuf
+#              (when /dev/udmabuf exists); filefrag's extent count is shown
+#     sparse   64 KiB random writes of 64 MiB in all over a 256 MiB range,
+#              no fallocate: the file stays sparse (fewer bytes allocated
+#              than its size); then a read of all of it into a dma-buf
+#              reads every byte (the holes' zeroes are the CPU's, as the
+#              device has nothing to read there; the fs kselftests check
+#              them)
+#     prealloc 16 KiB random writes at QD 32 into a 64 MiB file fallocated
+#              first (fio fallocate=native, filefrag -v shows unwritten
+#              extents): a read into a dma-buf before the writes reads all
+#              of them as zeroes (verify_pattern=0; fio's fresh buffers
+#              are zero already: the fs kselftests fill theirs first); after
+#              them no extent is unwritten, and after a
+#              remount a verify_only run reads every block back
+#     append   64 KiB sequential writes into a new file, each past EOF
+#              (32 MiB), then 16 KiB ones appended to it (file_append, 32
+#              MiB more): the size is 32 and then 64 MiB, and after a
+#              remount both parts read back verified (verify_only)
+#   fs.sh cross: data crosses between dma-buf and other I/O on the same file
+#       system (fio verify_only of what another run wrote, 4 KiB to 128 KiB
+#       random writes of 16 MiB each): dma-heap writes read by O_DIRECT
+#       reads into fio's memory; O_DIRECT writes from fio's memory read into
+#       a dma-buf; buffered writes left dirty in the page cache read into a
+#       dma-buf (the direct read writes them back first); dma-buf writes
+#       over a file whose old data is cached, then read back buffered (the
+#       write must drop the stale pages)
+#   fs.sh races: fio writes and verifies 48 MiB on file A from a dma-heap
+#       buffer (no fallocate, so its writes allocate; --rate keeps it
+#       running for 16 s or more on any machine) while on file B the script
+#       writes (scattered among another file's blocks), e4defrags (if
+#       e4defrag is there; A too, whose extents then move under the token
+#       bios), truncates, extends and punches a hole in, and freezes and
+#       thaws the file system (fsfreeze), round after round: every round
+#       and every e4defrag succeeds, two or more rounds end while fio still
+#       runs, fio's data verifies, and the kernel log stays clean
+#   fs.sh umount: tests/fs-umount.c registers a dma-buf for a file of
+#       /mnt/fs, writes from it, closes the file and the dma-buf: umount
+#       fails with EBUSY (the registration alone holds the file); after it
+#       unregisters, the file system is still usable (a file written and
+#       read back) and umount succeeds (within 5 s)
+#   fs.sh selftest: the series' kselftest program for files (dmabuf-rw's
+#       fs, /rig/bin/fs) with DMABUF_RW_FS_DIR=/mnt/fs: its TAP output;
+#       it must pass with no test skipped
+# (dmabuf= on a file of tmpfs fails and names the cause: fio-verify.sh
+# neg-file.)
+# SKIP (exit 4) without fio, its dmabuf option, /dev/dma_heap/system, the
+# namespace, ext4 in the kernel, or mkfs.ext4 and e2fsck in the guest.  A
+# kernel that refuses to register a dma-buf for an ext4 file (a series
+# without file system support) FAILS.  Prints TAP-style lines; the exit code
+# is the result.
+dev=${RIG_NVME:-/dev/nvme0n1}
+mnt=/mnt/fs
+mopts=${RIG_FS_MOUNT_OPTS:-noatime,errors=remount-ro}
+mode=$1 job=$2
+tmp=/tmp/fs.$$
+out=$tmp.out err=$tmp.err
+heap="--dmabuf=heap --debug=mem"
+udma="--dmabuf=udmabuf --debug=mem"
+pid='' dpid='' frozen=''
+M=1048576
+
+usage() {
+	echo "usage: $0 verify rand4k|seq1m|sparse|prealloc|append | cross | races | umount | selftest" >&2
+	exit 2
+}
+case $mode in
+verify)
+	case $job in
+	rand4k|seq1m|sparse|prealloc|append) ;;
+	*) usage ;;
+	esac ;;
+cross|races|umount|selftest) job= ;;
+*) usage ;;
+esac
+name="fs $mode${job:+ $job}"
+
+if ! command -v fio >/dev/null; then
+	echo "SKIP: no fio in the guest"; exit 4
+fi
+if ! fio --enghelp=io_uring 2>/dev/null | grep -q '^ *dmabuf'; then
+	echo "SKIP: this fio has no io_uring dmabuf option"; exit 4
+fi
+[ -e /dev/dma_heap/system ] || { echo "SKIP: /dev/dma_heap/system missing"; exit 4; }
+[ -b "$dev" ] || { echo "SKIP: no block device $dev"; exit 4; }
+grep -qw ext4 /proc/filesystems || modprobe ext4 2>/dev/null
+if ! grep -qw ext4 /proc/filesystems; then
+	echo "SKIP: the kernel has no ext4 (CONFIG_EXT4_FS)"; exit 4
+fi
+for t in mkfs.ext4 e2fsck; do
+	command -v $t >/dev/null ||
+		{ echo "SKIP: no $t in the guest (e2fsprogs, rig/initramfs.sh)"; exit 4; }
+done
+
+# Kernel log lines since the mode began: $mark goes to the log first.
+mark="rig: fs.sh[$$] $name"
+echo "$mark" > /dev/kmsg
+kpat='WARNING:|BUG:|KASAN|Oops|general protection|Direct I/O collision|collision with buffered I/O|EXT4-fs error|EXT4-fs warning|I/O error'
+
+cleanup() {
+	[ -n "$frozen" ] && fsfreeze --unfreeze $mnt 2>/dev/null
+	for p in $pid $dpid; do
+		kill $p 2>/dev/null
+		wait $p 2>/dev/null
+	done
+	# never leave the namespace mounted for the tests that follow (the
+	# suite's fs-unmounted entry fails if it still is)
+	grep -q " $mnt " /proc/mounts && ! fs_umount &&
+		echo "# $mnt still mounted: $(cat $tmp.um)"
+	rm -f $tmp.*
+}
+trap cleanup EXIT
+
+# fail REASON: the result line of a failed test, and exit
+fail() {
+	echo "not ok - $name # $*"
+	exit 1
+}
+# fio_fail REASON: fail, with fio's messages and the end of its output
+fio_fail() {
+	sed 's/^/# /' $err
+	grep -v '^mem ' $out | tail -20 | sed 's/^/# /'
+	fail "$@"
+}
+
+# fsfio NAME FILE [OPTION...]: fio job NAME on FILE with io_uring and
+# O_DIRECT (an option after them may change that), terse v3 and the mem
+# debug lines of dmabuf= in $out, messages in $err; sets rc and res's
+# variables
+fsfio() {
+	_n=$1 _f=$2; shift 2
+	$_exec fio --name="$_n" --filename="$_f" --ioengine=io_uring --direct=1 \
+		--output-format=terse --terse-version=3 "$@" > $out 2> $err
+	rc=$?
+	res
+}
+# fsfio_bg: fsfio in the background (output in $tmp.bg.out, .err), with
+# $pid fio's own (the subshell execs it); fsfio_end waits for it and
+# points out and err at its output
+fsfio_bg() {
+	( out=$tmp.bg.out err=$tmp.bg.err _exec=exec; fsfio "$@" ) &
+	pid=$!
+}
+fsfio_end() {
+	wait $pid
+	rc=$?
+	pid=
+	out=$tmp.bg.out err=$tmp.bg.err
+	res
+}
+# res: the first job's result in $out (terse v3: field 5 error, 6 KiB
+# read, 47 KiB written): jerr, rkb, wkb
+res() {
+	set -- $(awk -F';' '$1 == 3 { print $5, $6, $47; exit }' $out)
+	jerr=${1:-none} rkb=${2:-0} wkb=${3:-0}
+}
+
+# fio_ran WHAT: fio exited 0 and its job has no error
+fio_ran() {
+	if grep -q 'io_uring dmabuf: registering the dma-buf for .* failed' $err; then
+		fio_fail "$1: the kernel refused to register a dma-buf for a file of ext4 (a series without file system support?)"
+	fi
+	[ $rc -eq 0 ] && [ "$jerr" = 0 ] || fio_fail "$1: fio exited $rc, job error $jerr"
+}
+# wrote_verified WHAT KIB: fio wrote KIB KiB and read back and verified as much
+wrote_verified() {
+	fio_ran "$1"
+	[ "$wkb" = "$2" ] && [ "$rkb" = "$2" ] ||
+		fio_fail "$1: wrote $wkb KiB, verified $rkb KiB, not $2 KiB each"
+	echo "# $1: wrote $wkb KiB, read back and verified $rkb KiB"
+}
+# verified WHAT KIB: a verify_only run read back and verified KIB KiB
+verified() {
+	fio_ran "$1"
+	[ "$rkb" = "$2" ] || fio_fail "$1: verified $rkb KiB, not $2 KiB"
+	echo "# $1: read back and verified $rkb KiB"
+}
+# wrote WHAT [KIB]: a run with do_verify=0 wrote KIB KiB (or something)
+wrote() {
+	fio_ran "$1"
+	[ "$wkb" -gt 0 ] || fio_fail "$1: wrote nothing"
+	[ -z "$2" ] || [ "$wkb" = "$2" ] || fio_fail "$1: wrote $wkb KiB, not $2 KiB"
+	echo "# $1: wrote $wkb KiB"
+}
+# registered FILE: fio's dma-buf was registered for FILE (each open of it)
+registered() {
+	_r=$(grep -c "io_uring dmabuf: registered in buffer slot [0-9]* for $1\$" $out)
+	[ "$_r" -gt 0 ] || fio_fail "fio did not say it registered its dma-buf for $1"
+	echo "# $_r dma-buf registrations for $1"
+}
+size_of() { stat -c %s "$1"; }
+# size_is FILE BYTES WHY
+size_is() {
+	_s=$(size_of "$1")
+	[ "$_s" = "$2" ] || fail "$1 is $_s bytes, not $2: $3"
+	echo "# $1: $_s bytes"
+}
+extents() {
+	command -v filefrag >/dev/null || { echo "?"; return; }
+	filefrag "$1" | sed -n 's/.*: \([0-9]*\) extents\{0,1\} found.*/\1/p'
+}
+# unwritten FILE: the number of unwritten extents (filefrag -v)
+unwritten() { filefrag -v "$1" | grep -c unwritten; }
+
+# fs_umount: unmount $mnt, trying for 5 s (the release of an io_uring ring,
+# and of the file its registration holds, may follow its task's exit by a
+# moment); tries: the busy tries before it succeeded
+fs_umount() {
+	tries=0
+	while ! umount $mnt 2> $tmp.um; do
+		tries=$((tries + 1))
+		[ $tries -lt 20 ] || return 1
+		sleep 0.25
+	done
+}
+fs_mount() {
+	mount -t ext4 -o "$mopts" "$dev" $mnt 2> $tmp.mnt ||
+		fail "mount -t ext4 -o $mopts $dev $mnt: $(cat $tmp.mnt)"
+}
+# fs_make: a new ext4 on the namespace (inode tables and journal zeroed now,
+# not by the kernel in the background), mounted on $mnt
+fs_make() {
+	if grep -q " $mnt " /proc/mounts; then
+		# left behind by a test that was killed
+		fsfreeze --unfreeze $mnt 2>/dev/null
+		fs_umount || fail "$mnt is mounted and busy: $(cat $tmp.um)"
+	fi
+	mkdir -p $mnt
+	if ! mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0 "$dev" > $tmp.mkfs 2>&1; then
+		sed 's/^/# /' $tmp.mkfs
+		fail "mkfs.ext4 $dev failed"
+	fi
+	fs_mount
+	echo "# $dev: a new ext4, mounted on $mnt ($mopts)"
+}
+fs_remount() {
+	fs_umount || fail "umount $mnt before the remount: $(cat $tmp.um)"
+	fs_mount
+	echo "# $mnt remounted"
+}
+# fs_done: unmount, e2fsck -fn must find no error, no kernel report since
+# the mode began
+fs_done() {
+	fs_umount || fail "umount $mnt: $(cat $tmp.um) (still, 5 s after the I/O ended)"
+	[ $tries -eq 0 ] || echo "# umount succeeded after $tries busy tries"
+	e2fsck -fn "$dev" > $tmp.fsck 2>&1
+	frc=$?
+	if [ $frc -ne 0 ]; then
+		sed 's/^/# /' $tmp.fsck
+		fail "e2fsck -fn $dev: exit $frc (errors in the file system)"
+	fi
+	echo "# e2fsck -fn: $(tail -1 $tmp.fsck)"
+	dmesg > $tmp.log
+	# (the whole log if the mark has gone out of the ring buffer)
+	grep -qF "$mark" $tmp.log &&
+		awk -v m="$mark" 'on; index($0, m) { on = 1 }' $tmp.log > $tmp.new ||
+		cp $tmp.log $tmp.new
+	if grep -Eq "$kpat" $tmp.new; then
+		grep -E "$kpat" $tmp.new | head -20 | sed 's/^/# /'
+		fail "kernel reports in the log"
+	fi
+}
+
+v="--verify=crc32c --verify_fatal=1"
+case $mode in
+verify)
+	fs_make
+	f=$mnt/$job
+	case $job in
+	rand4k)
+		fsfio rand4k $f $heap --rw=randwrite --bs=4k --iodepth=32 \
+			--size=32M --fallocate=none $v
+		wrote_verified "4 KiB random writes extending a new file" 32768
+		registered $f
+		size_is $f $((32 * M)) "random writes up to 32 MiB"
+		echo "# $f: $(extents $f) extents" ;;
+	seq1m)
+		# headers every 128 KiB, for the read-back in 128 KiB blocks
+		fsfio seq1m $f $heap --rw=write --bs=1M --iodepth=8 --size=128M \
+			--fallocate=native --verify_interval=128k $v
+		wrote_verified "1 MiB writes into fallocated extents" 131072
+		registered $f
+		size_is $f $((128 * M)) "a 128 MiB fallocated file"
+		echo "# $f: $(extents $f) extents"
+		[ -e /dev/udmabuf ] || fail "no /dev/udmabuf (CONFIG_UDMABUF) for the read-back"
+		fsfio seq1m $f $udma --rw=write --bs=128k --iodepth=16 \
+			--size=128M $v --verify_only
+		verified "the same read in 128 KiB blocks into a udmabuf" 131072
+		registered $f ;;
+	sparse)
+		fsfio sparse $f $heap --rw=randwrite --bs=64k --iodepth=16 \
+			--size=256M --io_size=64M --fallocate=none $v
+		wrote_verified "64 KiB random writes over 256 MiB" 65536
+		registered $f
+		s=$(size_of $f)
+		a=$(( $(stat -c %b $f) * $(stat -c %B $f) ))
+		echo "# $f: $s bytes, $a allocated, $(extents $f) extents"
+		[ "$s" -le $((256 * M)) ] || fail "$f is $s bytes, more than the 256 MiB written over"
+		[ "$a" -ge $((64 * M)) ] || fail "$f has $a bytes allocated, less than the 64 MiB written"
+		[ "$a" -lt "$s" ] || fail "$f is not sparse: $a bytes allocated, size $s"
+		# the file's own size: a job larger than the file would lay it out anew
+		fsfio holes $f --dmabuf=heap --rw=read --bs=64k --iodepth=16 --size="$s"
+		fio_ran "a dma-buf read across the holes"
+		[ "$rkb" = $((s / 1024)) ] ||
+			fio_fail "a dma-buf read across the holes read $rkb KiB, not $((s / 1024))"
+		echo "# a dma-buf read across the holes: $rkb KiB" ;;
+	prealloc)
+		o="--rw=randwrite --bs=16k --iodepth=32 --size=64M --fallocate=native $v"
+		# fio's layout only (unlink, create, fallocate), no I/O
+		fsfio prealloc $f $o --create_only=1
+		[ $rc -eq 0 ] || fio_fail "fallocating the file: fio exited $rc"
+		size_is $f $((64 * M)) "fallocated to 64 MiB"
+		command -v filefrag >/dev/null || fail "no filefrag in the guest (e2fsprogs, rig/initramfs.sh)"
+		u=$(unwritten $f)
+		echo "# $f: $(extents $f) extents, $u unwritten"
+		[ "$u" -gt 0 ] || fail "fallocate left no unwritten extent in $f"
+		fsfio unwritten $f --dmabuf=heap --rw=read --bs=128k --iodepth=8 --size=64M \
+			--verify=pattern --verify_pattern=0 --verify_fatal=1
+		verified "zeroes read from the unwritten extents into a dma-buf" 65536
+		fsfio prealloc $f $heap $o
+		wrote_verified "16 KiB random writes into unwritten extents" 65536
+		registered $f
+		u=$(unwritten $f)
+		echo "# $f: $(extents $f) extents, $u unwritten"
+		[ "$u" -eq 0 ] || fail "$u extents of $f still unwritten after every block was written"
+		size_is $f $((64 * M)) "writes inside the fallocated size"
+		fs_remount
+		fsfio prealloc $f $heap $o --verify_only
+		verified "after the remount, the same" 65536 ;;
+	append)
+		o1="--rw=write --bs=64k --iodepth=8 --size=32M --fallocate=none $v"
+		o2="--rw=write --bs=16k --iodepth=16 --size=32M --fallocate=none $v"
+		fsfio append1 $f $heap $o1
+		wrote_verified "64 KiB writes past EOF of a new file" 32768
+		registered $f
+		size_is $f $((32 * M)) "the writes extended it to 32 MiB"
+		fsfio append2 $f $heap $o2 --file_append=1
+		wrote_verified "16 KiB writes appended (file_append)" 32768
+		size_is $f $((64 * M)) "32 MiB appended to 32 MiB"
+		fs_remount
+		size_is $f $((64 * M)) "its size after the remount"
+		fsfio append1 $f $heap $o1 --verify_only
+		verified "after the remount, the first 32 MiB" 32768
+		fsfio append2 $f $heap $o2 --offset=32M --verify_only
+		verified "after the remount, the appended 32 MiB" 32768 ;;
+	esac
+	fs_done
+	echo "ok - $name"
+	exit 0 ;;
+cross)
+	fs_make
+	j="--rw=randwrite --bsrange=4k-128k --iodepth=16 --size=16M --fallocate=none $v"
+	# w: the writer's options, r: the reader's
+	for way in dmabuf-to-odirect odirect-to-dmabuf buffered-to-dmabuf dmabuf-over-cached-to-buffered; do
+		f=$mnt/$way
+		case $way in
+		dmabuf-to-odirect) w=$heap r= ;;
+		odirect-to-dmabuf) w='' r=$heap ;;
+		buffered-to-dmabuf)
+			# the written pages stay dirty: no fadvise on open
+			w=--direct=0 r="$heap --invalidate=0" ;;
+		dmabuf-over-cached-to-buffered)
+			# old data in the page cache, kept (invalidate=0)
+			fsfio old $f --direct=0 --rw=write --bs=64k --size=16M
+			wrote "$way: old data, buffered" 16384
+			sync
+			cat $f > /dev/null
+			w="$heap --invalidate=0" r="--direct=0 --invalidate=0" ;;
+		esac
+		fsfio cross $f $w $j --do_verify=0
+		wrote "$way: the writes"
+		wkb0=$wkb
+		case $w in *dmabuf*) registered $f ;; esac
+		# a file smaller than the job would be laid out anew
+		[ "$(size_of $f)" -ge $((16 * M)) ] || fail "$way: $f is $(size_of $f) bytes after 16 MiB of writes"
+		fsfio cross $f $r $j --verify_only
+		verified "$way: the reads" $wkb0
+		case $r in *dmabuf*) registered $f ;; esac
+	done
+	fs_done
+	echo "ok - $name"
+	exit 0 ;;
+races)
+	command -v fsfreeze >/dev/null || { echo "SKIP: no fsfreeze in the guest"; exit 4; }
+	# util-linux's fallocate, by its path: busybox's sh runs its own
+	# applet for a bare "fallocate", and that cannot punch holes
+	punch=
+	for p in $(which -a fallocate); do
+		"$p" --help 2>&1 | grep -q punch-hole && { punch=$p; break; }
+	done
+	if [ -z "$punch" ]; then
+		echo "SKIP: no fallocate --punch-hole in the guest (util-linux, rig/initramfs.sh)"; exit 4
+	fi
+	defrag=
+	command -v e4defrag >/dev/null && defrag=1
+	[ -n "$defrag" ] || echo "# no e4defrag in the guest: no extent moves"
+	fs_make
+	a=$mnt/a b=$mnt/b c=$mnt/c
+	# 6 MiB/s each way: writes for 8 s and reads for 8 s at least
+	fsfio_bg racesa $a $heap --rw=randwrite --bs=16k --iodepth=32 --size=48M \
+		--fallocate=none --rate=6m $v
+	sleep 1
+	# and the file under dma-buf I/O, in the background: its extents move
+	# while token bios are in flight (EXT4_IOC_MOVE_EXT waits for them)
+	dpid=
+	if [ -n "$defrag" ]; then
+		e4defrag $a > $tmp.defraga 2>&1 &
+		dpid=$!
+	fi
+	n=0 during=0 defrags=0 defrag_failed=0 moved=
+	while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
+		n=$((n + 1))
+		# B and C written in turn, 32 KiB at a time (small requests
+		# share the CPU's preallocation), each synced: B's blocks end
+		# up scattered, and e4defrag has extents to move
+		rm -f $b
+		k=0
+		while [ $k -lt 16 ]; do
+			for x in $b $c; do
+				dd if=/dev/zero of=$x bs=32k count=1 seek=$k conv=notrunc,fsync 2>/dev/null ||
+					fail "round $n: writing $x failed"
+			done
+			k=$((k + 1))
+		done
+		rm -f $c
+		if [ -n "$defrag" ]; then
+			defrags=$((defrags + 1))
+			x=$(extents $b)
+			e4defrag $b > $tmp.defrag 2>&1 || defrag_failed=$((defrag_failed + 1))
+			moved="$moved $x->$(extents $b)"
+		fi
+		truncate -s $((256 * 1024)) $b || fail "round $n: truncating $b failed"
+		truncate -s $M $b || fail "round $n: extending $b failed"
+		$punch --punch-hole --offset $((64 * 1024)) --length $((64 * 1024)) $b ||
+			fail "round $n: punching a hole in $b failed"
+		frozen=1
+		fsfreeze --freeze $mnt || fail "round $n: fsfreeze --freeze $mnt failed"
+		sleep 0.2
+		fsfreeze --unfreeze $mnt || fail "round $n: fsfreeze --unfreeze $mnt failed"
+		frozen=
+		kill -0 $pid 2>/dev/null && during=$((during + 1))
+	done
+	fsfio_end
+	if [ -n "$dpid" ]; then
+		wait $dpid || defrag_failed=$((defrag_failed + 1))
+		echo "# e4defrag of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | grep -i -m1 'success\|extents\|fragment' | sed 's/^ *//')"
+	fi
+	echo "# $n rounds of writes, e4defrag, truncate and punch-hole on $b, and fsfreeze of $mnt; $during of them ended with fio still running"
+	if [ -n "$defrag" ]; then
+		echo "# e4defrag: $defrags of $b and 1 of $a, $defrag_failed failed; extents of $b before->after:$moved"
+		if [ $defrag_failed -ne 0 ]; then
+			cat $tmp.defrag $tmp.defraga | tr '\r' '\n' | grep -v '^ *$' | tail -6 |
+				sed 's/^/# e4defrag: /'
+			fail "e4defrag failed $defrag_failed times"
+		fi
+	fi
+	wrote_verified "fio on $a" 49152
+	registered $a
+	[ $during -ge 2 ] || fail "fio ended after $during rounds: the races did not overlap its I/O"
+	fs_done
+	echo "ok - $name"
+	exit 0 ;;
+umount)
+	[ -x /rig/bin/fs-umount ] || fail "no /rig/bin/fs-umount (tests/fs-umount.c)"
+	fs_make
+	# the registration alone (the file's fd and the dma-buf's closed)
+	# keeps the file system busy: tests/fs-umount.c
+	/rig/bin/fs-umount $mnt/held $mnt > $tmp.um.out 2>&1
+	urc=$?
+	sed 's/^/# /' $tmp.um.out
+	[ $urc -eq 0 ] || fail "fs-umount exited $urc"
+	grep -q " $mnt " /proc/mounts || fail "$mnt is not mounted any more after the failed umount"
+	dd if=/dev/urandom of=$tmp.probe bs=64k count=16 2>/dev/null
+	cp $tmp.probe $mnt/probe && sync && echo 3 > /proc/sys/vm/drop_caches &&
+		cmp $tmp.probe $mnt/probe ||
+		fail "a file written after the failed umount does not read back"
+	echo "# after the failed umount, 1 MiB written to $mnt/probe and read back"
+	# fs_done: the umount, now with no registration, must succeed
+	fs_done
+	echo "ok - $name"
+	exit 0 ;;
+selftest)
+	[ -x /rig/bin/fs ] ||
+		{ echo "SKIP: the series has no dmabuf-rw fs selftest"; exit 4; }
+	fs_make
+	DMABUF_RW_FS_DIR=$mnt /rig/bin/fs > $tmp.st 2>&1
+	src=$?
+	cat $tmp.st
+	fs_done
+	# on ext4, with NVMe, a heap and the test exporter here, every test
+	# runs: a SKIP is a regression (the XFS-only ones never show up)
+	[ $src -eq 0 ] || fail "the fs kselftests failed (exit $src)"
+	if grep -q '^ok .*# SKIP' $tmp.st; then
+		fail "fs kselftests skipped: $(grep '^ok .*# SKIP' $tmp.st | head -3 | tr '\n' ' ')"
+	fi
+	echo "ok - $name"
+	exit 0 ;;
+esac
