@@ -645,6 +645,27 @@ def report(outdir, names):
     return summary
 
 
+def medians(boot, w, modes):
+    """A boot's median kernel instructions per I/O of workload @w in each of
+    @modes (None where it did not run), and their largest spread."""
+    K = "kernel_insns_per_io"
+    k = {m: boot.get((w, m), {}).get(K, {}).get("median") for m in modes}
+    spread = max([boot[(w, m)][K]["spread_pct"] for m in modes
+                  if K in boot.get((w, m), {})] or [0])
+    return k, spread
+
+
+def plus(base, v):
+    """What @v adds to @base, or "-" if either did not run."""
+    return "%+.0f" % (v - base) if base is not None and v is not None else "-"
+
+
+def skip_lines(skips):
+    """The modes a boot skipped, and the table's closing blank line."""
+    return ["(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"])
+            for sk in skips] + [""]
+
+
 MP_MODES = ["ns-fixed", "head-fixed", "ns-dmabuf", "head-dmabuf"]
 # the multipath boot's devices (rig/vm.sh) and its guest jobs (bench.sh)
 MP_VM_ARGS = ("--nvme-paths", "2", "--nvme-plain")
@@ -654,7 +675,6 @@ MP_APPEND = " rig.bench.mp=1"
 def mp_table(mp, meta, skips):
     """The multipath boot: the same jobs on an NVMe multipath head and on a
     namespace of its own controller, registered buffers and a dma-buf."""
-    K = "kernel_insns_per_io"
     lines = ["NVMe multipath head (two controllers of one subsystem sharing a namespace) "
              "vs a namespace of its own controller, one boot (IOMMU %s): guest kernel "
              "instructions per I/O, b = fixed buffers, c = dma-buf; +head = what the head "
@@ -663,23 +683,15 @@ def mp_table(mp, meta, skips):
                  "workload", "ns b", "head b", "+head", "ratio", "ns c", "head c", "+head",
                  "ratio", "c/b ns", "head", "sprd%")]
     for w in [w for w in WORKLOADS if any((w, m) in mp for m in MP_MODES)]:
-        k = {m: mp.get((w, m), {}).get(K, {}).get("median") for m in MP_MODES}
-        spread = max([mp[(w, m)][K]["spread_pct"] for m in MP_MODES
-                      if K in mp.get((w, m), {})] or [0])
-
-        def delta(a, b):
-            return "%+.0f" % (k[b] - k[a]) if k[a] is not None and k[b] is not None else "-"
+        k, spread = medians(mp, w, MP_MODES)
         lines.append("%-20s %8s %8s %6s %6s | %8s %8s %6s %6s | %6s %6s | %5s" % (
             w, fmt(k["ns-fixed"], "%.0f"), fmt(k["head-fixed"], "%.0f"),
-            delta("ns-fixed", "head-fixed"), fmt(ratio(k["head-fixed"], k["ns-fixed"])),
+            plus(k["ns-fixed"], k["head-fixed"]), fmt(ratio(k["head-fixed"], k["ns-fixed"])),
             fmt(k["ns-dmabuf"], "%.0f"), fmt(k["head-dmabuf"], "%.0f"),
-            delta("ns-dmabuf", "head-dmabuf"), fmt(ratio(k["head-dmabuf"], k["ns-dmabuf"])),
+            plus(k["ns-dmabuf"], k["head-dmabuf"]), fmt(ratio(k["head-dmabuf"], k["ns-dmabuf"])),
             fmt(ratio(k["ns-dmabuf"], k["ns-fixed"])),
             fmt(ratio(k["head-dmabuf"], k["head-fixed"])), fmt(spread, "%.1f")))
-    for sk in skips:
-        lines.append("(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"]))
-    lines.append("")
-    return lines
+    return lines + skip_lines(skips)
 
 
 FS_MODES = ["fs-fixed", "fs-dmabuf"]
@@ -692,7 +704,6 @@ def fs_table(fs, raw, meta, skips):
     """The file system boot: the same jobs on a file of ext4 on the namespace,
     registered buffers and a dma-buf; +ext4 against the namespace's own figures
     in the boot of the same IOMMU mode, where it ran."""
-    K = "kernel_insns_per_io"
     lines = ["ext4: a 512 MiB file on the namespace, one boot (IOMMU %s): guest kernel "
              "instructions per I/O, b = fixed buffers, c = dma-buf; +ext4 = over the "
              "namespace itself (same IOMMU mode, its own boot above)." % meta.get("iommu", "?"),
@@ -700,22 +711,13 @@ def fs_table(fs, raw, meta, skips):
                  "workload", "ext4 b", "ext4 c", "c/b", "+ext4 b", "+ext4 c",
                  "c/b ns", "sprd%")]
     for w in [w for w in WORKLOADS if any((w, m) in fs for m in FS_MODES)]:
-        b = fs.get((w, "fs-fixed"), {}).get(K, {}).get("median")
-        c = fs.get((w, "fs-dmabuf"), {}).get(K, {}).get("median")
-        rb = (raw or {}).get((w, "fixed"), {}).get(K, {}).get("median")
-        rc = (raw or {}).get((w, "dmabuf"), {}).get(K, {}).get("median")
-        spread = max([fs[(w, m)][K]["spread_pct"] for m in FS_MODES
-                      if K in fs.get((w, m), {})] or [0])
-
-        def delta(x, y):
-            return "%+.0f" % (x - y) if x is not None and y is not None else "-"
+        k, spread = medians(fs, w, FS_MODES)
+        b, c = k["fs-fixed"], k["fs-dmabuf"]
+        r, _ = medians(raw or {}, w, ("fixed", "dmabuf"))
         lines.append("%-20s %8s %8s %6s | %8s %8s | %6s | %5s" % (
-            w, fmt(b, "%.0f"), fmt(c, "%.0f"), fmt(ratio(c, b)), delta(b, rb), delta(c, rc),
-            fmt(ratio(rc, rb)), fmt(spread, "%.1f")))
-    for sk in skips:
-        lines.append("(%s skipped in round %s: %s)" % (sk["mode"], sk["round"], sk["reason"]))
-    lines.append("")
-    return lines
+            w, fmt(b, "%.0f"), fmt(c, "%.0f"), fmt(ratio(c, b)), plus(r["fixed"], b),
+            plus(r["dmabuf"], c), fmt(ratio(r["dmabuf"], r["fixed"])), fmt(spread, "%.1f")))
+    return lines + skip_lines(skips)
 
 
 def plot(outdir, summary, iommus, wls, p2p):
