@@ -620,7 +620,7 @@ def report(outdir, names):
     with open(os.path.join(outdir, "table.txt"), "w") as f:
         f.write(text + "\n")
 
-    js = {"note": "Emulated NVMe (null-co; a file backend for the ext4 boot) under QEMU TCG: "
+    js = {"note": "Emulated NVMe (null-co; a file backend for the files' boot) under QEMU TCG: "
                   "read the ratios, not the absolute figures.",
           "modes": {MODE_LETTER[m]: m for m in MODES},
           "batched": BATCHED,
@@ -636,8 +636,8 @@ def report(outdir, names):
           "p2p": {"%s/%s" % k: v for k, v in (p2p or {}).items()},
           "multipath": {"%s/%s" % k: v for k, v in (mpath or {}).items()},
           "multipath_skipped": mp_skips,
-          "ext4": {"%s/%s" % k: v for k, v in (fsum or {}).items()},
-          "ext4_skipped": fs_skips,
+          "files": {"%s/%s" % k: v for k, v in (fsum or {}).items()},
+          "files_skipped": fs_skips,
           "per_round": raw}
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(js, f, indent=1, sort_keys=True)
@@ -694,29 +694,34 @@ def mp_table(mp, meta, skips):
     return lines + skip_lines(skips)
 
 
-FS_MODES = ["fs-fixed", "fs-dmabuf"]
+FILE_SYSTEMS = ["ext4", "xfs"]
+FS_MODES = ["%s-%s" % (f, b) for f in FILE_SYSTEMS for b in ("fixed", "dmabuf")]
 # the file system boot: a namespace that keeps its data (null-co does not)
 FS_VM_ARGS = ("--nvme", "file")
 FS_APPEND = " rig.bench.fs=1"
 
 
 def fs_table(fs, raw, meta, skips):
-    """The file system boot: the same jobs on a file of ext4 on the namespace,
-    registered buffers and a dma-buf; +ext4 against the namespace's own figures
-    in the boot of the same IOMMU mode, where it ran."""
-    lines = ["ext4: a 512 MiB file on the namespace, one boot (IOMMU %s): guest kernel "
-             "instructions per I/O, b = fixed buffers, c = dma-buf; +ext4 = over the "
-             "namespace itself (same IOMMU mode, its own boot above)." % meta.get("iommu", "?"),
-             "%-20s %8s %8s %6s | %8s %8s | %6s | %5s" % (
-                 "workload", "ext4 b", "ext4 c", "c/b", "+ext4 b", "+ext4 c",
-                 "c/b ns", "sprd%")]
-    for w in [w for w in WORKLOADS if any((w, m) in fs for m in FS_MODES)]:
-        k, spread = medians(fs, w, FS_MODES)
-        b, c = k["fs-fixed"], k["fs-dmabuf"]
-        r, _ = medians(raw or {}, w, ("fixed", "dmabuf"))
-        lines.append("%-20s %8s %8s %6s | %8s %8s | %6s | %5s" % (
-            w, fmt(b, "%.0f"), fmt(c, "%.0f"), fmt(ratio(c, b)), plus(r["fixed"], b),
-            plus(r["dmabuf"], c), fmt(ratio(r["dmabuf"], r["fixed"])), fmt(spread, "%.1f")))
+    """The file system boot: the same jobs on a file of ext4, then of XFS, on
+    the namespace, registered buffers and a dma-buf; +fs against the
+    namespace's own figures in the boot of the same IOMMU mode, where it
+    ran."""
+    lines = ["Files: a 512 MiB file of ext4, then of XFS, on the namespace, one boot "
+             "(IOMMU %s): guest kernel instructions per I/O, b = fixed buffers, c = dma-buf; "
+             "+fs = over the namespace itself (same IOMMU mode, its own boot above)."
+             % meta.get("iommu", "?"),
+             "%-20s %-4s %8s %8s %6s | %8s %8s | %6s | %5s" % (
+                 "workload", "fs", "b", "c", "c/b", "+fs b", "+fs c", "c/b ns", "sprd%")]
+    for f in FILE_SYSTEMS:
+        modes = ("%s-fixed" % f, "%s-dmabuf" % f)
+        for w in [w for w in WORKLOADS if any((w, m) in fs for m in modes)]:
+            k, spread = medians(fs, w, modes)
+            b, c = k[modes[0]], k[modes[1]]
+            r, _ = medians(raw or {}, w, ("fixed", "dmabuf"))
+            lines.append("%-20s %-4s %8s %8s %6s | %8s %8s | %6s | %5s" % (
+                w, f, fmt(b, "%.0f"), fmt(c, "%.0f"), fmt(ratio(c, b)), plus(r["fixed"], b),
+                plus(r["dmabuf"], c), fmt(ratio(r["dmabuf"], r["fixed"])),
+                fmt(spread, "%.1f")))
     return lines + skip_lines(skips)
 
 
@@ -968,8 +973,12 @@ def main():
     ap.add_argument("--mp-iommu", default="off", help="IOMMU mode of the multipath "
                     "boot, head vs namespace (none: leave the boot out)")
     ap.add_argument("--fs-iommu", default="off", help="IOMMU mode of the file system "
-                    "boot, a file of ext4 (none: leave the boot out)")
+                    "boot, files of ext4 and XFS (none: leave the boot out)")
     a = ap.parse_args()
+    unknown = set(filter(None, a.modes.split(","))) - set(MODES + MP_MODES + FS_MODES +
+                                                          ["bounce"])
+    if unknown:
+        ap.error("unknown mode(s): %s" % ",".join(sorted(unknown)))
     iommus = [i for i in a.iommu.split(",") if i in IOMMUS]	# "none": P2P, multipath only
     names = [(i, "bench-" + i) for i in iommus]
     if a.cmd == "verify":
@@ -1015,7 +1024,7 @@ def main():
             img = os.path.join(a.out, "bench-fs.nvme.img")	# 1 GiB, not needed after
             if os.path.exists(img):
                 os.unlink(img)
-            print("bench: ext4 (IOMMU %s): boot to poweroff %.0f s" % (a.fs_iommu, secs),
+            print("bench: files (IOMMU %s): boot to poweroff %.0f s" % (a.fs_iommu, secs),
                   flush=True)
     if a.p2p:
         names.append(("p2p", "bench-p2p"))

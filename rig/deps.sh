@@ -21,7 +21,7 @@ HOST_PKGS=(
 	zlib1g-dev libaio-dev
 	python3-matplotlib
 	# the guest's file system tools (rig/initramfs.sh, tests/guest/fs.sh)
-	e2fsprogs util-linux
+	e2fsprogs util-linux xfsprogs
 	# rig/qemu.sh: the rig's own QEMU (an NVMe controller without SGLs)
 	meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev
 )

@@ -1,6 +1,6 @@
 #!/bin/bash
 # rig/initramfs.sh FLAVOR: build/initramfs-FLAVOR.cpio = the guest userspace
-# (busybox, init, suites, test programs, fio, nvme-cli, e2fsprogs' and
+# (busybox, init, suites, test programs, fio, nvme-cli, e2fsprogs', xfsprogs' and
 # util-linux's file system tools and their libraries)
 # followed by the modules of build/obj-FLAVOR (the kernel unpacks both).
 set -euo pipefail
@@ -26,13 +26,14 @@ cp -r "$top"/tests/guest/* "$root/rig/tests/"
 cp "$top"/build/guest/bin/* "$root/rig/bin/"
 cp /usr/sbin/nvme "$root/rig/bin/nvme"
 # The file system tests (tests/guest/fs.sh): e2fsprogs' mkfs.ext4 (with
-# mke2fs.conf, its defaults), e2fsck, filefrag and e4defrag, and
-# util-linux's fallocate, as busybox's cannot punch holes (its fsfreeze is
-# enough).
-for b in /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck /usr/sbin/filefrag /usr/bin/fallocate; do
+# mke2fs.conf, its defaults), e2fsck, filefrag and e4defrag; xfsprogs'
+# mkfs.xfs, xfs_repair, xfs_io and xfs_fsr; util-linux's fallocate, as
+# busybox's cannot punch holes (its fsfreeze is enough).
+for b in /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck /usr/sbin/filefrag /usr/sbin/e4defrag \
+	/usr/bin/fallocate /usr/sbin/mkfs.xfs /usr/sbin/xfs_repair /usr/sbin/xfs_io \
+	/usr/sbin/xfs_fsr; do
 	cp "$b" "$root/rig/bin/"
 done
-[ -x /usr/sbin/e4defrag ] && cp /usr/sbin/e4defrag "$root/rig/bin/"
 cp /etc/mke2fs.conf "$root/etc/"
 [ -d "$top/build/guest/root" ] && cp -a "$top/build/guest/root/." "$root/"
 

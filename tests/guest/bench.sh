@@ -48,9 +48,10 @@
 # subsystem's default iopolicy.
 # rig.bench.fs=1: only the file system jobs instead (the multipath boot's
 # jobs): registered buffers and a dma-buf on a 512 MiB file of an ext4 made
-# on the namespace (fs-fixed, fs-dmabuf), written whole first, so that
-# reads find no hole; booted with a file-backed namespace (rig/vm.sh
-# --nvme file), as null-co keeps no data.
+# on the namespace (ext4-fixed, ext4-dmabuf), written whole first, so that
+# reads find no hole, then the same on XFS made on it after (xfs-fixed,
+# xfs-dmabuf); booted with a file-backed namespace (rig/vm.sh --nvme file),
+# as null-co keeps no data.
 # Output: per run "BENCH-RUN <fields>" then fio's JSON, "BENCH-END".
 dev=${RIG_NVME:-/dev/nvme0n1}
 . "$(dirname "$0")/nvme-info.sh"
@@ -83,17 +84,28 @@ if [ $mp = 1 ]; then
 	echo "# multipath: head $headdev of $(ls /sys/block/${headdev#/dev/}/multipath | tr '\n' ' ')iopolicy $(cat /sys/class/nvme-subsystem/$sub/iopolicy); private namespace $nsdev"
 fi
 [ -b "$dev" ] || { echo "SKIP: no $dev"; exit 4; }
-# the file system boot: ext4 on the namespace, one file written whole
+# the file system boot: FS (ext4, xfs) made on the namespace, one file
+# written whole
 fsfile=/mnt/fs/bench
-if [ $fs = 1 ]; then
+fs_setup() {
 	mkdir -p /mnt/fs
-	mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0 "$dev" &&
-		mount -t ext4 -o noatime "$dev" /mnt/fs &&
+	# the previous file system's (the release of a ring may lag its exit)
+	t=0
+	while grep -q ' /mnt/fs ' /proc/mounts && ! umount /mnt/fs 2>/dev/null; do
+		t=$((t + 1))
+		[ $t -lt 20 ] || return 1
+		sleep 0.25
+	done
+	case $1 in
+	ext4) mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0 "$dev" ;;
+	xfs) mkfs.xfs -f -q "$dev" ;;
+	esac > /tmp/layout.out 2>&1 &&
+		mount -t $1 -o noatime "$dev" /mnt/fs &&
 		fio --name=layout --filename=$fsfile --rw=write --bs=1m --size=512M \
 			--direct=1 --ioengine=psync > /tmp/layout.out 2>&1 ||
-		{ cat /tmp/layout.out; echo "SKIP: no ext4 file on $dev"; exit 4; }
-	echo "# ext4 on $dev: $fsfile, $(stat -c %s $fsfile) bytes, $(filefrag $fsfile 2>/dev/null | sed 's/.*: //')"
-fi
+		{ cat /tmp/layout.out; echo "# no $1 file on $dev: mkfs, mount or its layout failed"; return 1; }
+	echo "# $1 on $dev: $fsfile, $(stat -c %s $fsfile) bytes, $(filefrag $fsfile 2>/dev/null | sed 's/.*: //')"
+}
 
 # name rw bs iodepth batch short-count long-count
 workloads="
@@ -194,6 +206,22 @@ rotate() {	# rotate N WORDS...: the words, rotated left N times
 }
 
 failed=0 stalls=0
+fslist=-
+[ $fs = 1 ] && fslist="ext4 xfs"
+for fst in $fslist; do
+if [ $fs = 1 ]; then
+	# rig.bench.modes= may name one file system's modes only
+	case " $modes " in
+	*" ext4-"*|*" xfs-"*) echo " $modes " | grep -q " $fst-" || continue ;;
+	esac
+	if ! fs_setup $fst; then
+		for b in fixed dmabuf; do
+			echo "BENCH-SKIP round=- workload=- mode=$fst-$b reason=no $fst file (mkfs, mount or its layout failed)"
+		done
+		failed=$((failed + 1))
+		continue
+	fi
+fi
 r=0
 while [ $r -lt "$rounds" ]; do
 	while read -r wl rw bs qd batch n1 n2; do
@@ -211,14 +239,14 @@ while [ $r -lt "$rounds" ]; do
 		m=$modes
 		# the multipath boot runs its own modes only
 		[ $mp = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E '^(ns|head)-' | tr '\n' ' ')
-		[ $fs = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E '^fs-' | tr '\n' ' ')
+		[ $fs = 1 ] && m=$(echo " $m " | tr ' ' '\n' | grep -E "^$fst-" | tr '\n' ' ')
 		if [ -z "$m" ]; then
 			if [ $p2p = 1 ]; then
 				m="dmabuf bounce"
 			elif [ $mp = 1 ]; then
 				m="ns-fixed ns-dmabuf head-fixed head-dmabuf"
 			elif [ $fs = 1 ]; then
-				m="fs-fixed fs-dmabuf"
+				m="$fst-fixed $fst-dmabuf"
 			else
 				m="plain fixed fixed-huge dmabuf passthru passthru-dmabuf"
 			fi
@@ -233,7 +261,7 @@ while [ $r -lt "$rounds" ]; do
 			case $mode in
 			ns-*) file=$nsdev buf=${mode#ns-} ;;
 			head-*) file=$headdev buf=${mode#head-} ;;
-			fs-*) file=$fsfile size=512M buf=${mode#fs-} ;;
+			ext4-*|xfs-*) file=$fsfile size=512M buf=${mode#*-} ;;
 			esac
 			case $buf in
 			plain) extra= ;;
@@ -262,6 +290,7 @@ while [ $r -lt "$rounds" ]; do
 				elif [ "$kb" -gt "$tokkb" ]; then
 					skip="$bs I/O over the controller's limit of ${tokkb} KiB per command (MDTS), and a passthrough command is not split"
 				fi ;;
+			*) skip="unknown mode" ;;
 			esac
 			if [ -n "$skip" ]; then
 				echo "BENCH-SKIP round=$r workload=$wl mode=$mode reason=$skip"
@@ -289,5 +318,6 @@ while [ $r -lt "$rounds" ]; do
 	$workloads
 	EOF
 	r=$((r + 1))
+done
 done
 exit $failed
