@@ -57,8 +57,9 @@ MARK_SYM = "__x64_sys_sethostname"
 # nvme_prep_rq, command set-up + data mapping + start of the request, then
 # stands for it).  The ioctl syscall is there because fio's dmabuf= engine
 # brackets its CPU access to the buffers with DMA_BUF_IOCTL_SYNC around each
-# submit and reap when its CPU touches the data between I/Os (writes that
-# scramble or refill their buffers, verify): its only ioctls while the job
+# submit when its CPU touches the data between I/Os (writes that scramble or
+# refill their buffers, verify), and after each reap when the device may
+# have written the buffers (reads, verify): its only ioctls while the job
 # runs.  "ioctl" is the handler alone, of every ioctl: x64_sys_call
 # tail-calls __x64_sys_ioctl, so the call returns after do_syscall_64's
 # call of x64_sys_call.  "dmabuf_ioctl_syscall" is the whole syscall as the
@@ -480,8 +481,9 @@ def report(outdir, names):
                  if settles != ["none"] else
                  "No settle between fio's exit and the closing marks (logs of an older guest script).")
     lines.append("c-sync: dma-buf less the whole DMA_BUF_IOCTL_SYNC syscalls fio's dmabuf= "
-                 "engine makes around each submit and reap when its CPU touches the buffers "
-                 "(writes that scramble them, fio's default): entry_SYSCALL_64 to the return "
+                 "engine makes around each submit when its CPU touches the buffers "
+                 "(writes that scramble them, fio's default), and after each reap when the "
+                 "device may have written them: entry_SYSCALL_64 to the return "
                  "to user mode, the ioctl handler and the syscall entry and exit.")
     fmt_row = ("%-6s %-20s %8s %8s %8s %8s %8s %8s %5s | %5s %5s %5s %5s | %7s %5s %5s"
                " | %5s %5s | %5s %5s | %5s %5s")
