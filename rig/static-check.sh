@@ -105,7 +105,13 @@ kdoc_of > "$out/static/kernel-doc.base"
 # wrong patch.  Off, it takes only EXPORTFS with it; ext4, which the block
 # device code's buffer heads come with, stays on at every step.
 late_fs="fs/xfs:XFS_FS,XFS_RT"
-k=0
+# The configuration is made again (rig/kconfig.sh: tinyconfig, the
+# fragments, olddefconfig; seconds each time) only at a step that can change
+# it: one that changes a Kconfig file, a fragment of the tree or the file
+# systems left out.  At the others it is the previous step's.
+kconfig_inputs=(':(glob)**/Kconfig*' scripts/kconfig kernel/configs arch/x86/configs
+	$(grep -v '^#' "$top/rig/config/$flavor.tree-fragments" 2>/dev/null || true))
+k=0 prev= prev_off=
 for c in $commits; do
 	k=$((k + 1))
 	b=$(basename "$(echo "$patches" | sed -n "${k}p")" .patch)
@@ -115,10 +121,17 @@ for c in $commits; do
 	for e in $late_fs; do
 		git -C "$tree" diff --quiet base "$c" -- "${e%%:*}" && off="$off ${e#*:}"
 	done
-	if ! RIG_KCONFIG_OFF="$(echo $off | tr , ' ')" "$top/rig/kconfig.sh" "$flavor" \
+	if [ -n "$prev" ] && [ "$off" = "$prev_off" ] &&
+	   git -C "$tree" diff --quiet "$prev" "$c" -- "${kconfig_inputs[@]}"; then
+		echo "kconfig: no input changed since the previous step" > "$out/static/build.$b.log"
+	elif ! RIG_KCONFIG_OFF="$(echo $off | tr , ' ')" "$top/rig/kconfig.sh" "$flavor" \
 		> "$out/static/build.$b.log" 2>&1; then
 		nok "build.$b" "$(cat "$out/static/build.$b.log")"
-	elif kmake "$obj" bzImage modules >> "$out/static/build.$b.log" 2>&1; then
+		prev=
+		continue
+	fi
+	prev=$c prev_off=$off
+	if kmake "$obj" bzImage modules >> "$out/static/build.$b.log" 2>&1; then
 		ok "build.$b # $(( $(date +%s) - start ))s${off:+, not built: $(echo $off | tr , ' ')}"
 	else
 		nok "build.$b" "$(grep -E 'error|Error' "$out/static/build.$b.log" | head -20)"

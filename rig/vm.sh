@@ -104,7 +104,7 @@ machine="q35"
 # DMA_BUF_IOCTL_SYNC, which would blind the check for nvme.
 # KUnit suites built in run at boot: only the series' own (the base's
 # dma-buf suites take minutes under TCG and KASAN).
-cmdline="console=ttyS0 panic=-1 dma_debug_driver=nvme rig.suite=$suite"
+cmdline="console=ttyS0 panic=-1 dma_debug_driver=nvme rig.suite=$suite rig.iommu=$iommu"
 cmdline+=" kunit.filter_glob=${RIG_KUNIT_GLOB:-dma-token*}"
 # One poll queue, so that IOPOLL rings work on the NVMe device.
 cmdline+=" nvme.poll_queues=1"
