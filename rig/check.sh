@@ -81,10 +81,11 @@ fi
 # seconds from the start (5100 by default, under CI's 5400; 0: none), so
 # that a guest that hangs ends as a failure with the sum printed, not as a
 # run killed from outside.
+deadline=${RIG_CHECK_DEADLINE:-5100}
 tmo() {	# tmo SECONDS
 	local own=$1 left
-	[ "${RIG_CHECK_DEADLINE:-5100}" -gt 0 ] || { echo "$own"; return; }
-	left=$(( ${RIG_CHECK_DEADLINE:-5100} - ($(date +%s) - t0) ))
+	[ "$deadline" -gt 0 ] || { echo "$own"; return; }
+	left=$(( deadline - ($(date +%s) - t0) ))
 	[ $left -lt 60 ] && left=60
 	[ $left -lt "$own" ] && own=$left
 	echo "$own"
@@ -176,13 +177,15 @@ lane() {	# lane NAME BOOT...
 		esac
 	done 2>&1 | sed -u "s/^/$name: /"
 }
+lane_a() { lane A main:off swiotlb multipath_off p2p:strict liburing; }
+lane_b() { lane B main:strict nosgl multipath p2p:lazy; }
 # RIG_CHECK_LANES=1: one after the other.
 if [ "${RIG_CHECK_LANES:-2}" = 1 ]; then
-	lane A main:off swiotlb multipath_off p2p:strict liburing
-	lane B main:strict nosgl multipath p2p:lazy
+	lane_a
+	lane_b
 else
-	lane A main:off swiotlb multipath_off p2p:strict liburing &
-	lane B main:strict nosgl multipath p2p:lazy &
+	lane_a &
+	lane_b &
 	# Background jobs ignore ^C: take the lanes down with the run.
 	trap 'trap - INT TERM; kill 0' INT TERM
 	wait
