@@ -8,12 +8,17 @@ passed but which itself is "not ok" (the program crashed, timed out, or exited
 non-zero) adds one failure.  A file whose plan is not met ("1..N" with fewer
 results) counts each missing result as a failure, and so does a "Bail out!".
 "ok ... # SKIP" is a skip, never a pass; "# TODO" failures are failures too.
+A top-level test that fails of its own (not through a subtest) is listed
+with the last lines of its output, the indented lines before its result (a
+guest program's reason for failing, say), so that a CI log tells why.
 """
 import re
 import sys
+from collections import deque
 
 POINT = re.compile(r'^(\s*)(not ok|ok)\s+(\d+)\s*-?\s*([^#]*?)\s*(#\s*(.*))?$')
 PLAN = re.compile(r'^(\s*)1\.\.(\d+)')
+TAIL = 5  # lines of a failed test's output shown under it
 
 
 def parse(lines):
@@ -21,6 +26,7 @@ def parse(lines):
     # stack of frames: [indent, planned, results_seen, (p, f, s), fails]
     stack = [[0, None, 0, [0, 0, 0], []]]
     pending = None  # totals of the most recent closed subtest block
+    output = deque(maxlen=TAIL)  # a top-level test's last output lines
 
     def close_to(indent):
         nonlocal pending
@@ -50,6 +56,8 @@ def parse(lines):
                 stack[-1][1] = int(m.group(2))
             continue
         m = POINT.match(line)
+        if not m and line[:1].isspace() and line.strip():
+            output.append(line.strip())
         if not m:
             continue
         ind = len(m.group(1))
@@ -65,6 +73,7 @@ def parse(lines):
         directive = (m.group(6) or '').strip()
         skip = ok and directive.upper().startswith('SKIP')
         sub = pending if pending is not None and pending[0] > ind else None
+        own = False  # this point is a failure of its own, not its subtests'
         pending = None
         if sub is not None:
             p, f, s = sub[3]
@@ -75,6 +84,7 @@ def parse(lines):
             if not ok and f == 0:
                 fr[3][1] += 1
                 fr[4].append('%s (%s)' % (name, directive))
+                own = True
         elif skip:
             fr[3][2] += 1
         elif ok:
@@ -82,6 +92,11 @@ def parse(lines):
         else:
             fr[3][1] += 1
             fr[4].append('%s%s' % (name, ' (%s)' % directive if directive else ''))
+            own = True
+        if ind == 0:
+            if own and len(stack) == 1:
+                fr[4][-1] += ''.join('\n        | ' + x for x in output)
+            output.clear()
         # a block ends at its parent's result line
     close_to(-1)
     fr = stack[0]

@@ -4,7 +4,8 @@
 #   vm.NAME.boot       the guest ran the suite to its end and powered off
 #                      (a hang, a panic or a timeout is a failure)
 #   vm.NAME.kernel-log the console has no KASAN/lockdep/WARN/BUG/hung-task/
-#                      kmemleak/panic report, no NVMe command timeout, from
+#                      kmemleak/panic report, no NVMe command timeout, no
+#                      work queued on a deprecated workqueue, from
 #                      smp_init() on (before it no initcall has run)
 #   vm.NAME.early-boot a report before smp_init() is a skip with its text
 # Options:
@@ -212,7 +213,7 @@ secs=$(printf '%.1f' "$secs")
 	pat+='suspicious RCU usage|Kernel panic|Oops|general protection fault|'
 	pat+='sleeping function called from invalid context|soft lockup|hard LOCKUP|'
 	pat+='lockdep is turned off|refcount_t:|list_add corruption|list_del corruption|'
-	pat+='QID [0-9]+ timeout'
+	pat+='QID [0-9]+ timeout|enqueued on deprecated workqueue'
 	# The base kernel's early boot, up to smp_init() (no initcall has run,
 	# so no code of the series has either), is judged apart: under a loaded
 	# host, TCG has shown a KASAN report there (an interrupt during

@@ -11,9 +11,9 @@
 # repeat from run to run (randrepeat), so that verify_only runs replay them.
 #   fs.sh FS verify JOB: fio writes a file from a dma-heap buffer
 #       (dmabuf=heap) and reads it back verified (crc32c):
-#     rand4k   4 KiB random writes at QD 32 into a new 32 MiB file with no
+#     rand4k   4 KiB random writes at QD 32 into a new 16 MiB file with no
 #              fallocate: each allocates, many extend the file; its size
-#              is 32 MiB after
+#              is 16 MiB after
 #     seq1m    1 MiB sequential writes into a 128 MiB fallocated file (on
 #              ext4 its unwritten extents are at most 32767 blocks long, so
 #              at least one write crosses extents), read back verified; then a
@@ -33,8 +33,8 @@
 #              them no extent is unwritten, and after a
 #              remount a verify_only run reads every block back
 #     append   64 KiB sequential writes into a new file, each past EOF
-#              (32 MiB), then 16 KiB ones appended to it (file_append, 32
-#              MiB more): the size is 32 and then 64 MiB, and after a
+#              (16 MiB), then 16 KiB ones appended to it (file_append, 16
+#              MiB more): the size is 16 and then 32 MiB, and after a
 #              remount both parts read back verified (verify_only)
 #   fs.sh FS cross: data crosses between dma-buf and other I/O on the same file
 #       system (fio verify_only of what another run wrote, 4 KiB to 128 KiB
@@ -44,9 +44,12 @@
 #       dma-buf (the direct read writes them back first); dma-buf writes
 #       over a file whose old data is cached, then read back buffered (the
 #       write must drop the stale pages)
-#   fs.sh FS races: fio writes and verifies 48 MiB on file A from a dma-heap
-#       buffer (no fallocate, so its writes allocate; --rate keeps it
-#       running for 16 s or more on any machine) while on file B the script
+#   fs.sh FS races: fio writes and verifies 16 MiB on file A from a dma-heap
+#       buffer (32 KiB random writes, no fallocate, so they allocate, in
+#       bursts of 32 at once; the pauses between them, from the time a
+#       round took before fio started, keep it writing for 8 rounds' time;
+#       on a new file A again, up to 3 times, while fewer than 2 rounds
+#       have ended with fio running) while on file B the script
 #       writes (scattered among another file's blocks), defragments (e4defrag
 #       or xfs_fsr), truncates, extends and punches a hole in, and freezes
 #       and thaws the file system (fsfreeze), round after round; on ext4
@@ -304,6 +307,53 @@ fs_done() {
 	fi
 }
 
+# race_round: one round of the races mode on B (and C, and on XFS a clone
+# of A once fio runs), round $n in its messages
+race_round() {
+	# B and C written in turn, 32 KiB at a time, O_DIRECT (allocated at
+	# each write, and no journal commit or cache flush per write as with
+	# fsync): B's blocks end up scattered, and the defragmenter has
+	# extents to move
+	rm -f $b
+	k=0
+	while [ $k -lt 16 ]; do
+		for x in $b $c; do
+			dd if=/dev/zero of=$x bs=32k count=1 seek=$k conv=notrunc oflag=direct 2>/dev/null ||
+				fail "round $n: writing $x failed"
+		done
+		k=$((k + 1))
+	done
+	rm -f $c
+	if [ $fs = xfs ] && [ -n "$pid" ]; then
+		# A's blocks shared with a clone, kept until the next round:
+		# fio's writes meanwhile go through the COW fork
+		rm -f $mnt/clone
+		xfs_io -f -c "reflink $a" $mnt/clone > $tmp.rl 2>&1 &&
+			[ -s $mnt/clone ] ||
+			fail "round $n: cloning $a failed: $(cat $tmp.rl)"
+		filefrag -v $a | grep -q shared ||
+			fail "round $n: $a shares no extent after its clone"
+		clones=$((clones + 1))
+	fi
+	defrags=$((defrags + 1))
+	x=$(extents $b)
+	# (xfs_fsr exits 0 whatever happened: the extents tell)
+	$defrag $b > $tmp.defrag 2>&1 < /dev/null ||
+		{ defrag_failed=$((defrag_failed + 1)); cat $tmp.defrag >> $tmp.dfail; }
+	y=$(extents $b)
+	moved="$moved $x->$y"
+	[ "$y" -lt "$x" ] && nmoved=$((nmoved + 1))
+	truncate -s $((256 * 1024)) $b || fail "round $n: truncating $b failed"
+	truncate -s $M $b || fail "round $n: extending $b failed"
+	$punch --punch-hole --offset $((64 * 1024)) --length $((64 * 1024)) $b ||
+		fail "round $n: punching a hole in $b failed"
+	frozen=1
+	fsfreeze --freeze $mnt || fail "round $n: fsfreeze --freeze $mnt failed"
+	sleep 0.2
+	fsfreeze --unfreeze $mnt || fail "round $n: fsfreeze --unfreeze $mnt failed"
+	frozen=
+}
+
 v="--verify=crc32c --verify_fatal=1"
 case $mode in
 verify)
@@ -312,10 +362,10 @@ verify)
 	case $job in
 	rand4k)
 		fsfio rand4k $f $heap --rw=randwrite --bs=4k --iodepth=32 \
-			--size=32M --fallocate=none $v
-		wrote_verified "4 KiB random writes extending a new file" 32768
+			--size=16M --fallocate=none $v
+		wrote_verified "4 KiB random writes extending a new file" 16384
 		registered $f
-		size_is $f $((32 * M)) "random writes up to 32 MiB"
+		size_is $f $((16 * M)) "random writes up to 16 MiB"
 		echo "# $f: $(extents $f) extents" ;;
 	seq1m)
 		# headers every 128 KiB, for the read-back in 128 KiB blocks
@@ -371,21 +421,21 @@ verify)
 		fsfio prealloc $f $heap $o --verify_only
 		verified "after the remount, the same" 65536 ;;
 	append)
-		o1="--rw=write --bs=64k --iodepth=8 --size=32M --fallocate=none $v"
-		o2="--rw=write --bs=16k --iodepth=16 --size=32M --fallocate=none $v"
+		o1="--rw=write --bs=64k --iodepth=8 --size=16M --fallocate=none $v"
+		o2="--rw=write --bs=16k --iodepth=16 --size=16M --fallocate=none $v"
 		fsfio append1 $f $heap $o1
-		wrote_verified "64 KiB writes past EOF of a new file" 32768
+		wrote_verified "64 KiB writes past EOF of a new file" 16384
 		registered $f
-		size_is $f $((32 * M)) "the writes extended it to 32 MiB"
+		size_is $f $((16 * M)) "the writes extended it to 16 MiB"
 		fsfio append2 $f $heap $o2 --file_append=1
-		wrote_verified "16 KiB writes appended (file_append)" 32768
-		size_is $f $((64 * M)) "32 MiB appended to 32 MiB"
+		wrote_verified "16 KiB writes appended (file_append)" 16384
+		size_is $f $((32 * M)) "16 MiB appended to 16 MiB"
 		fs_remount
-		size_is $f $((64 * M)) "its size after the remount"
+		size_is $f $((32 * M)) "its size after the remount"
 		fsfio append1 $f $heap $o1 --verify_only
-		verified "after the remount, the first 32 MiB" 32768
-		fsfio append2 $f $heap $o2 --offset=32M --verify_only
-		verified "after the remount, the appended 32 MiB" 32768 ;;
+		verified "after the remount, the first 16 MiB" 16384
+		fsfio append2 $f $heap $o2 --offset=16M --verify_only
+		verified "after the remount, the appended 16 MiB" 16384 ;;
 	esac
 	fs_done
 	echo "ok - $name"
@@ -440,82 +490,80 @@ races)
 	esac
 	command -v $defrag >/dev/null || fail "no $defrag in the guest (rig/initramfs.sh)"
 	fs_make
-	a=$mnt/a b=$mnt/b c=$mnt/c
-	# 6 MiB/s each way: writes for 8 s and reads for 8 s at least
-	fsfio_bg racesa $a $heap --rw=randwrite --bs=16k --iodepth=32 --size=48M \
-		--fallocate=none --rate=6m $v
-	sleep 1
-	# and, on ext4, the file under dma-buf I/O, in the background: its
-	# extents move while token bios are in flight (EXT4_IOC_MOVE_EXT waits
-	# for them).  xfs_fsr gives up on a file that changes during its copy;
-	# on XFS, clones of A share its extents instead, which fio's writes then
-	# remap through the COW fork (FICLONE waits for the I/O in flight).
-	dpid=
-	if [ $fs = ext4 ]; then
-		e4defrag $a > $tmp.defraga 2>&1 &
-		dpid=$!
-	fi
+	b=$mnt/b c=$mnt/c
 	n=0 during=0 defrags=0 defrag_failed=0 moved= nmoved=0 clones=
-	while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
-		n=$((n + 1))
-		# B and C written in turn, 32 KiB at a time (small requests
-		# share the CPU's preallocation), each synced: B's blocks end
-		# up scattered, and the defragmenter has extents to move
-		rm -f $b
+	# Round 0, before fio, times a round on this machine (a loaded one
+	# takes several times as long), between 2 and 20 s; what its
+	# defragmentation did is not counted (fio was not running)
+	t=$(cut -d. -f1 /proc/uptime)
+	race_round
+	d=$(( $(cut -d. -f1 /proc/uptime) - t + 1 ))
+	[ $d -ge 2 ] || d=2
+	[ $d -le 20 ] || d=20
+	defrags=0 moved= nmoved=0
+	# fio writes 16 MiB in 32 KiB blocks, 32 at once (as many token bios
+	# in flight), then waits d/2 s: 16 such bursts, 8 rounds' time, then
+	# reads them back verified.  Should fewer than two rounds have ended
+	# with fio still running, it writes a new file, up to three times.
+	echo "# round 0, before fio: ${d}s; fio waits $((d * 500)) ms after each 32 writes"
+	pass=0
+	while :; do
+		pass=$((pass + 1))
+		a=$mnt/a$pass
+		fsfio_bg races$pass $a $heap --rw=randwrite --bs=32k --iodepth=32 \
+			--size=16M --fallocate=none --thinktime=$((d * 500000)) \
+			--thinktime_blocks=32 $v
+		# until fio has written a quarter of A (e4defrag then has
+		# extents to move)
 		k=0
-		while [ $k -lt 16 ]; do
-			for x in $b $c; do
-				dd if=/dev/zero of=$x bs=32k count=1 seek=$k conv=notrunc,fsync 2>/dev/null ||
-					fail "round $n: writing $x failed"
-			done
+		while [ "$(stat -c %b $a 2>/dev/null || echo 0)" -lt 8192 ]; do
+			if ! kill -0 $pid 2>/dev/null; then
+				fsfio_end
+				fio_ran "fio on $a"
+				fail "fio ended before it wrote 4 MiB of $a"
+			fi
 			k=$((k + 1))
+			[ $k -le 1200 ] || fail "fio wrote less than 4 MiB of $a in 120 s"
+			sleep 0.1
 		done
-		rm -f $c
-		if [ $fs = xfs ]; then
-			# A's blocks shared with a clone, kept until the next
-			# round: fio's writes meanwhile go through the COW fork
-			rm -f $mnt/clone
-			xfs_io -f -c "reflink $a" $mnt/clone > $tmp.rl 2>&1 &&
-				[ -s $mnt/clone ] ||
-				fail "round $n: cloning $a failed: $(cat $tmp.rl)"
-			filefrag -v $a | grep -q shared ||
-				fail "round $n: $a shares no extent after its clone"
-			clones=$((clones + 1))
+		# and, on ext4, the file under dma-buf I/O, in the background:
+		# its extents move while token bios are in flight
+		# (EXT4_IOC_MOVE_EXT waits for them).  xfs_fsr gives up on a
+		# file that changes during its copy; on XFS, clones of A share
+		# its extents instead, which fio's writes then remap through the
+		# COW fork (FICLONE waits for the I/O in flight).
+		if [ $fs = ext4 ]; then
+			e4defrag $a > $tmp.defraga 2>&1 &
+			dpid=$!
 		fi
-		defrags=$((defrags + 1))
-		x=$(extents $b)
-		# (xfs_fsr exits 0 whatever happened: the extents tell)
-		$defrag $b > $tmp.defrag 2>&1 < /dev/null || defrag_failed=$((defrag_failed + 1))
-		y=$(extents $b)
-		moved="$moved $x->$y"
-		[ "$y" -lt "$x" ] && nmoved=$((nmoved + 1))
-		truncate -s $((256 * 1024)) $b || fail "round $n: truncating $b failed"
-		truncate -s $M $b || fail "round $n: extending $b failed"
-		$punch --punch-hole --offset $((64 * 1024)) --length $((64 * 1024)) $b ||
-			fail "round $n: punching a hole in $b failed"
-		frozen=1
-		fsfreeze --freeze $mnt || fail "round $n: fsfreeze --freeze $mnt failed"
-		sleep 0.2
-		fsfreeze --unfreeze $mnt || fail "round $n: fsfreeze --unfreeze $mnt failed"
-		frozen=
-		kill -0 $pid 2>/dev/null && during=$((during + 1))
+		while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
+			n=$((n + 1))
+			race_round
+			kill -0 $pid 2>/dev/null && during=$((during + 1))
+		done
+		fsfio_end
+		if [ -n "$dpid" ]; then
+			wait $dpid ||
+				{ defrag_failed=$((defrag_failed + 1)); cat $tmp.defraga >> $tmp.dfail; }
+			dpid=
+			echo "# e4defrag of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | grep -m1 'extents:\|Success\|Failure' | sed 's/^ *//')"
+		fi
+		wrote_verified "fio on $a" 16384
+		registered $a
+		[ $during -lt 2 ] || break
+		[ $pass -lt 3 ] ||
+			fail "fio ended after $during rounds in $pass runs: the races did not overlap its I/O"
+		echo "# $during rounds ended with fio still running: fio again, on a new file"
 	done
-	fsfio_end
-	if [ -n "$dpid" ]; then
-		wait $dpid || defrag_failed=$((defrag_failed + 1))
-		echo "# e4defrag of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | grep -i -m1 'success\|extents\|fragment' | sed 's/^ *//')"
-	fi
-	echo "# $n rounds of writes, $defrag, truncate and punch-hole on $b, ${clones:+$clones clones of $a, }and fsfreeze of $mnt; $during of them ended with fio still running"
-	echo "# $defrag: $defrags of $b${dpid:+ and 1 of $a}, $defrag_failed failed, $nmoved moved extents; extents of $b before->after:$moved"
+	echo "# $n rounds of writes, $defrag, truncate and punch-hole on $b, ${clones:+$clones clones of A, }and fsfreeze of $mnt; $during of them ended with fio still running"
+	ofa=
+	[ $fs = ext4 ] && ofa=" and $pass of A"
+	echo "# $defrag: $defrags of $b during fio$ofa, $defrag_failed failed (round 0's too), $nmoved moved extents of $b; its extents before->after:$moved"
 	if [ $defrag_failed -ne 0 ]; then
-		cat $tmp.defrag $tmp.defraga 2>/dev/null | tr '\r' '\n' | grep -v '^ *$' | tail -6 |
-			sed "s/^/# $defrag: /"
+		tr '\r' '\n' < $tmp.dfail | grep -v '^ *$' | tail -6 | sed "s/^/# $defrag: /"
 		fail "$defrag failed $defrag_failed times"
 	fi
 	[ $nmoved -gt 0 ] || fail "$defrag moved no extent of $b in $defrags runs"
-	wrote_verified "fio on $a" 49152
-	registered $a
-	[ $during -ge 2 ] || fail "fio ended after $during rounds: the races did not overlap its I/O"
 	fs_done
 	echo "ok - $name"
 	exit 0 ;;
