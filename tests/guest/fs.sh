@@ -44,12 +44,11 @@
 #       dma-buf (the direct read writes them back first); dma-buf writes
 #       over a file whose old data is cached, then read back buffered (the
 #       write must drop the stale pages)
-#   fs.sh FS races: fio writes and verifies 16 MiB on file A from a dma-heap
-#       buffer (32 KiB random writes, no fallocate, so they allocate, in
-#       bursts of 32 at once; the pauses between them, from the time a
-#       round took before fio started, keep it writing for 8 rounds' time;
-#       on a new file A again, up to 3 times, while fewer than 2 rounds
-#       have ended with fio running) while on file B the script
+#   fs.sh FS races: a round of what follows runs alone first, to time
+#       the machine (d s); then fio writes 16 MiB on file A from a
+#       dma-heap buffer (64 KiB random writes at QD 32, 2 MiB/s; no
+#       fallocate, so its first pass allocates) and reads them back
+#       verified, d times over (8 rounds' time), while on file B the script
 #       writes (scattered among another file's blocks), defragments (e4defrag
 #       or xfs_fsr), truncates, extends and punches a hole in, and freezes
 #       and thaws the file system (fsfreeze), round after round; on ext4
@@ -58,7 +57,8 @@
 #       next, so that fio's writes to A go to new blocks through the COW
 #       fork: every round succeeds, a defragmentation moves B's extents
 #       (fewer after) at least once, two or more rounds end while fio still
-#       runs, fio's data verifies, and the kernel log stays clean
+#       runs (else fio runs once more, on a new file, paced by the rounds
+#       it saw), fio's data verifies, and the kernel log stays clean
 #   fs.sh FS umount: tests/fs-umount.c registers a dma-buf for a file of
 #       /mnt/fs, writes from it, closes the file and the dma-buf: umount
 #       fails with EBUSY (the registration alone holds the file); after it
@@ -493,26 +493,27 @@ races)
 	b=$mnt/b c=$mnt/c
 	n=0 during=0 defrags=0 defrag_failed=0 moved= nmoved=0 clones=
 	# Round 0, before fio, times a round on this machine (a loaded one
-	# takes several times as long), between 2 and 20 s; what its
+	# takes several times as long), taken as 2 to 15 s; what its
 	# defragmentation did is not counted (fio was not running)
 	t=$(cut -d. -f1 /proc/uptime)
 	race_round
 	d=$(( $(cut -d. -f1 /proc/uptime) - t + 1 ))
 	[ $d -ge 2 ] || d=2
-	[ $d -le 20 ] || d=20
+	[ $d -le 15 ] || d=15
 	defrags=0 moved= nmoved=0
-	# fio writes 16 MiB in 32 KiB blocks, 32 at once (as many token bios
-	# in flight), then waits d/2 s: 16 such bursts, 8 rounds' time, then
-	# reads them back verified.  Should fewer than two rounds have ended
-	# with fio still running, it writes a new file, up to three times.
-	echo "# round 0, before fio: ${d}s; fio waits $((d * 500)) ms after each 32 writes"
 	pass=0
 	while :; do
 		pass=$((pass + 1))
 		a=$mnt/a$pass
-		fsfio_bg races$pass $a $heap --rw=randwrite --bs=32k --iodepth=32 \
-			--size=16M --fallocate=none --thinktime=$((d * 500000)) \
-			--thinktime_blocks=32 $v
+		# fio writes A at 2 MiB/s in 64 KiB random writes at QD 32,
+		# 16 MiB and read back verified, d times over: for 8 rounds'
+		# time.  Its first pass allocates; 64 KiB blocks keep A at 256
+		# extents at most, which each XFS clone shares again.
+		loops=$d
+		echo "# fio on $a: 16 MiB written and verified $loops times at 2 MiB/s, for 8 rounds of ${d}s"
+		fsfio_bg races$pass $a $heap --rw=randwrite --bs=64k --iodepth=32 \
+			--size=16M --fallocate=none --rate=2m --loops=$loops $v
+		t=$(cut -d. -f1 /proc/uptime) n0=$n
 		# until fio has written a quarter of A (e4defrag then has
 		# extents to move)
 		k=0
@@ -533,7 +534,7 @@ races)
 		# its extents instead, which fio's writes then remap through the
 		# COW fork (FICLONE waits for the I/O in flight).
 		if [ $fs = ext4 ]; then
-			e4defrag $a > $tmp.defraga 2>&1 &
+			e4defrag -v $a > $tmp.defraga 2>&1 &
 			dpid=$!
 		fi
 		while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
@@ -546,13 +547,17 @@ races)
 			wait $dpid ||
 				{ defrag_failed=$((defrag_failed + 1)); cat $tmp.defraga >> $tmp.dfail; }
 			dpid=
-			echo "# e4defrag of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | grep -m1 'extents:\|Success\|Failure' | sed 's/^ *//')"
+			echo "# e4defrag -v of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | tr -d '\033' | sed 's/\[[0-9;]*[HK]//g' | grep -m1 'extents:' | sed 's/^ *//')"
 		fi
-		wrote_verified "fio on $a" 16384
+		wrote_verified "fio on $a" $((loops * 16384))
 		registered $a
 		[ $during -lt 2 ] || break
-		[ $pass -lt 3 ] ||
+		[ $pass -lt 2 ] ||
 			fail "fio ended after $during rounds in $pass runs: the races did not overlap its I/O"
+		# once more, paced by this run's rounds (at most 30 s)
+		r=$(( ($(cut -d. -f1 /proc/uptime) - t) / (n - n0 > 0 ? n - n0 : 1) + 1 ))
+		[ $r -le $d ] || d=$r
+		[ $d -le 30 ] || d=30
 		echo "# $during rounds ended with fio still running: fio again, on a new file"
 	done
 	echo "# $n rounds of writes, $defrag, truncate and punch-hole on $b, ${clones:+$clones clones of A, }and fsfreeze of $mnt; $during of them ended with fio still running"
