@@ -56,9 +56,9 @@ def parse(lines):
                 stack[-1][1] = int(m.group(2))
             continue
         m = POINT.match(line)
-        if not m and line[:1].isspace() and line.strip():
-            output.append(line.strip())
         if not m:
+            if line[:1].isspace() and line.strip():
+                output.append(line.strip())
             continue
         ind = len(m.group(1))
         if ind > stack[-1][0]:

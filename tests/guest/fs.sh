@@ -509,10 +509,9 @@ races)
 		# 16 MiB and read back verified, d times over: for 8 rounds'
 		# time.  Its first pass allocates; 64 KiB blocks keep A at 256
 		# extents at most, which each XFS clone shares again.
-		loops=$d
-		echo "# fio on $a: 16 MiB written and verified $loops times at 2 MiB/s, for 8 rounds of ${d}s"
+		echo "# fio on $a: 16 MiB written and verified $d times at 2 MiB/s, for 8 rounds of ${d}s"
 		fsfio_bg races$pass $a $heap --rw=randwrite --bs=64k --iodepth=32 \
-			--size=16M --fallocate=none --rate=2m --loops=$loops $v
+			--size=16M --fallocate=none --rate=2m --loops=$d $v
 		t=$(cut -d. -f1 /proc/uptime) n0=$n
 		# until fio has written a quarter of A (e4defrag then has
 		# extents to move)
@@ -547,9 +546,9 @@ races)
 			wait $dpid ||
 				{ defrag_failed=$((defrag_failed + 1)); cat $tmp.defraga >> $tmp.dfail; }
 			dpid=
-			echo "# e4defrag -v of $a (during fio): $(tr '\r' '\n' < $tmp.defraga | tr -d '\033' | sed 's/\[[0-9;]*[HK]//g' | grep -m1 'extents:' | sed 's/^ *//')"
+			echo "# e4defrag -v of $a (during fio): $(sed -n 's/.*\(extents: [0-9]* -> [0-9]*\).*/\1/p' $tmp.defraga | tail -1)"
 		fi
-		wrote_verified "fio on $a" $((loops * 16384))
+		wrote_verified "fio on $a" $((d * 16384))
 		registered $a
 		[ $during -lt 2 ] || break
 		[ $pass -lt 2 ] ||
