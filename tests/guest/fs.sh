@@ -46,9 +46,9 @@
 #       write must drop the stale pages)
 #   fs.sh FS races: a round of what follows runs alone first, to time
 #       the machine (d s); then fio writes 16 MiB on file A from a
-#       dma-heap buffer (64 KiB random writes at QD 32, 2 MiB/s; no
-#       fallocate, so its first pass allocates) and reads them back
-#       verified, d times over (8 rounds' time), while on file B the script
+#       dma-heap buffer (64 KiB random writes at QD 32; no fallocate, so
+#       its first pass allocates) and reads them back verified, over and
+#       over for 10 d s, while on file B the script
 #       writes (scattered among another file's blocks), defragments (e4defrag
 #       or xfs_fsr), truncates, extends and punches a hole in, and freezes
 #       and thaws the file system (fsfreeze), round after round; on ext4
@@ -331,8 +331,8 @@ race_round() {
 		xfs_io -f -c "reflink $a" $mnt/clone > $tmp.rl 2>&1 &&
 			[ -s $mnt/clone ] ||
 			fail "round $n: cloning $a failed: $(cat $tmp.rl)"
-		filefrag -v $a | grep -q shared ||
-			fail "round $n: $a shares no extent after its clone"
+		# (fio may have rewritten all of A already on a fast machine)
+		filefrag -v $a | grep -q shared && shared=$((shared + 1))
 		clones=$((clones + 1))
 	fi
 	defrags=$((defrags + 1))
@@ -491,27 +491,40 @@ races)
 	command -v $defrag >/dev/null || fail "no $defrag in the guest (rig/initramfs.sh)"
 	fs_make
 	b=$mnt/b c=$mnt/c
-	n=0 during=0 defrags=0 defrag_failed=0 moved= nmoved=0 clones=
+	n=0 during=0 defrags=0 defrag_failed=0 moved= nmoved=0 clones= shared=0
 	# Round 0, before fio, times a round on this machine (a loaded one
 	# takes several times as long), taken as 2 to 15 s; what its
 	# defragmentation did is not counted (fio was not running)
-	t=$(cut -d. -f1 /proc/uptime)
+	t0=$(cut -d. -f1 /proc/uptime)
 	race_round
-	d=$(( $(cut -d. -f1 /proc/uptime) - t + 1 ))
+	rl=$(( $(cut -d. -f1 /proc/uptime) - t0 + 1 ))
+	d=$rl
 	[ $d -ge 2 ] || d=2
 	[ $d -le 15 ] || d=15
 	defrags=0 moved= nmoved=0
+	# fio writes A as fast as it can (no rate limit: fio's limit drains its
+	# queue), 64 KiB random writes at QD 32, 16 MiB read back verified
+	# over and over, for 10 rounds' time, at least 60 s (its runtime
+	# cuts the last pass short: verified in part or not at all).  Every
+	# pass writes the same data at the same offsets (fio reseeds at each
+	# loop): a header in each 4 KiB block, whose numberio counts on, is
+	# what tells a block this pass wrote from the one the pass before
+	# left.  Its first pass allocates; 64 KiB blocks keep A at 256
+	# extents at most, which each XFS clone shares again.  Should fewer
+	# than 2 rounds end with fio running, it runs once more on a new
+	# file, for 3 of the rounds it saw, within 420 s of round 0.  No
+	# round starts later than 480 s after round 0 (rl: the last round's
+	# time), so that the test ends within its 600 s.
+	run=$((10 * d))
+	[ $run -ge 60 ] || run=60
 	pass=0
 	while :; do
 		pass=$((pass + 1))
 		a=$mnt/a$pass
-		# fio writes A at 2 MiB/s in 64 KiB random writes at QD 32,
-		# 16 MiB and read back verified, d times over: for 8 rounds'
-		# time.  Its first pass allocates; 64 KiB blocks keep A at 256
-		# extents at most, which each XFS clone shares again.
-		echo "# fio on $a: 16 MiB written and verified $d times at 2 MiB/s, for 8 rounds of ${d}s"
+		echo "# fio on $a: 16 MiB written and read back verified, over and over for ${run}s"
 		fsfio_bg races$pass $a $heap --rw=randwrite --bs=64k --iodepth=32 \
-			--size=16M --fallocate=none --rate=2m --loops=$d $v
+			--size=16M --fallocate=none --loops=100000 --runtime=$run $v \
+			--verify_interval=4k
 		t=$(cut -d. -f1 /proc/uptime) n0=$n
 		# until fio has written a quarter of A (e4defrag then has
 		# extents to move)
@@ -536,9 +549,12 @@ races)
 			e4defrag -v $a > $tmp.defraga 2>&1 &
 			dpid=$!
 		fi
-		while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
+		while kill -0 $pid 2>/dev/null && [ $n -lt 100 ] &&
+		      [ $(( $(cut -d. -f1 /proc/uptime) - t0 + rl )) -le 480 ]; do
 			n=$((n + 1))
+			rs=$(cut -d. -f1 /proc/uptime)
 			race_round
+			rl=$(( $(cut -d. -f1 /proc/uptime) - rs + 1 ))
 			kill -0 $pid 2>/dev/null && during=$((during + 1))
 		done
 		fsfio_end
@@ -548,18 +564,27 @@ races)
 			dpid=
 			echo "# e4defrag -v of $a (during fio): $(sed -n 's/.*\(extents: [0-9]* -> [0-9]*\).*/\1/p' $tmp.defraga | tail -1)"
 		fi
-		wrote_verified "fio on $a" $((d * 16384))
+		fio_ran "fio on $a"
+		[ "$rkb" -ge 16384 ] ||
+			fio_fail "fio on $a: verified $rkb KiB of the $wkb it wrote in ${run}s, not one whole 16 MiB pass (a machine too slow for this test, or I/O that stalled)"
+		[ $((wkb - rkb)) -le 16384 ] ||
+			fio_fail "fio on $a: wrote $wkb KiB, verified $rkb KiB: a pass before the last went unverified"
+		echo "# fio on $a: wrote $wkb KiB, read back and verified $rkb KiB ($((rkb / 16384)) whole passes)"
 		registered $a
 		[ $during -lt 2 ] || break
 		[ $pass -lt 2 ] ||
 			fail "fio ended after $during rounds in $pass runs: the races did not overlap its I/O"
-		# once more, paced by this run's rounds (at most 30 s)
-		r=$(( ($(cut -d. -f1 /proc/uptime) - t) / (n - n0 > 0 ? n - n0 : 1) + 1 ))
-		[ $r -le $d ] || d=$r
-		[ $d -le 30 ] || d=30
-		echo "# $during rounds ended with fio still running: fio again, on a new file"
+		now=$(cut -d. -f1 /proc/uptime)
+		r=$(( (now - t) / (n - n0 > 0 ? n - n0 : 1) + 1 ))
+		run=$((3 * r))
+		[ $run -le $((420 - (now - t0) - r)) ] || run=$((420 - (now - t0) - r))
+		[ $run -ge $((2 * r)) ] ||
+			fail "fio ended after $during rounds (a round takes ${r}s): no time left to run it again"
+		echo "# $during rounds ended with fio still running (a round takes ${r}s): fio again, on a new file"
 	done
-	echo "# $n rounds of writes, $defrag, truncate and punch-hole on $b, ${clones:+$clones clones of A, }and fsfreeze of $mnt; $during of them ended with fio still running"
+	echo "# $n rounds of writes, $defrag, truncate and punch-hole on $b, ${clones:+$clones clones of A ($shared sharing extents with it when checked), }and fsfreeze of $mnt; $during of them ended with fio still running"
+	[ -z "$clones" ] || [ $shared -gt 0 ] ||
+		fail "no clone of A shared an extent with it when checked: fio's writes went through no COW fork"
 	ofa=
 	[ $fs = ext4 ] && ofa=" and $pass of A"
 	echo "# $defrag: $defrags of $b during fio$ofa, $defrag_failed failed (round 0's too), $nmoved moved extents of $b; its extents before->after:$moved"
