@@ -805,6 +805,42 @@ ALLOCATOR = re.compile(
     r"|folios_put|__folio_put|__page_cache_release|zone_watermark|__zone_watermark"
     r"|__putback_isolated|move_freepages|__list_del_entry_valid)")
 
+# The layers of a direct read or write through io_uring, by function name,
+# first match wins: the profile sums each mode's instructions per layer, so
+# that what a buffer mode does differently (the first two) stands apart from
+# what every mode pays for the same I/O.
+LAYERS = [
+    ("dma-buf token", r"dma_token_|blkdev_dma_token_check|iov_iter_dma_token"),
+    ("dma-buf CPU access (sync ioctl)", r"dma_buf_|dma_resv_|dma_fence_|system_heap_"
+     r"|__x64_sys_ioctl|__do_sys_ioctl|do_vfs_ioctl"),
+    ("per-I/O buffer mapping", r"dma_|iommu_|__iommu|intel_|qi_|domain_|pfn_to_dma_pte"
+     r"|cache_tag_|iova|alloc_iova|free_iova|__alloc_and_insert_iova|__iova_to_phys"
+     r"|__map_range|__unmap_range|vtdss_|make_range|pt_iommu_|gather_range|do_map$"
+     r"|clflush_cache_range"
+     r"|bio_iov_iter|iov_iter_bvec|iov_iter_extract|gup_|pin_user|unpin_user"
+     r"|blk_mq_sched_bio_merge|blk_attempt_plug_merge|bio_set_pages_dirty"),
+    ("syscall entry and exit", r"entry_SYSCALL|do_syscall|syscall_|__x64_sys_io_uring_enter"),
+    ("io_uring", r"io_|__io_|fget|fput|rw_verify_area|kiocb"),
+    ("block device file", r"blkdev_|__blkdev_"),
+    ("bio", r"bio_"),
+    ("submit_bio", r"submit_bio|__submit_bio"),
+    ("I/O statistics", r"blk_account_io|update_io_ticks|ktime_get|bdev_start_io|part_stat"),
+    ("blk-mq tags and requests", r"sbitmap|__sbitmap|blk_mq_get_tag|__blk_mq_get_tag"
+     r"|blk_mq_get_budget|__blk_mq_alloc|blk_mq_rq_ctx|_find_next|blk_mq_put_tag"),
+    ("blk-mq", r"blk_|__blk_"),
+    ("nvme", r"nvme_"),
+    ("interrupts", r"handle_|__handle_irq|note_interrupt|add_interrupt|fast_mix|error_entry"
+     r"|common_interrupt|__common_interrupt|asm_common_interrupt|irq_|__irq"),
+]
+LAYER_RES = [(n, re.compile("^(?:%s)" % rx)) for n, rx in LAYERS]
+
+
+def layer_of(func):
+    for n, rx in LAYER_RES:
+        if rx.match(func):
+            return n
+    return "other (scheduler, locks, timers)"
+
 
 def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     """Where the kernel instructions of one I/O go, per function, from the
@@ -878,6 +914,17 @@ def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     for k in akeys[:10]:
         lines.append("%-40s%s %+10.0f" % (k, "".join(" %10.0f" % alloc[m].get(k, 0) for m in modes),
                                           alloc[last].get(k, 0) - alloc[first].get(k, 0)))
+    lines.append("")
+    lines.append("%-40s%s %10s" % ("by layer (allocator left out)", col, "diff"))
+    layer = {m: {} for m in modes}
+    for m in modes:
+        for k, v in rest[m].items():
+            layer[m][layer_of(k)] = layer[m].get(layer_of(k), 0) + v
+    names = [n for n, _ in LAYERS] + ["other (scheduler, locks, timers)"]
+    for n in names:
+        if any(round(layer[m].get(n, 0)) for m in modes):
+            lines.append("%-40s%s %+10.0f" % (n, "".join(" %10.0f" % layer[m].get(n, 0) for m in modes),
+                                              layer[last].get(n, 0) - layer[first].get(n, 0)))
     txt = "\n".join(lines)
     print(txt)
     with open(os.path.join(outdir, name + ".txt"), "w") as f:
