@@ -803,43 +803,57 @@ ALLOCATOR = re.compile(
     r"|__mod_zone_page_state|mod_zone_page_state|__mod_node_page_state|mod_node_page_state"
     r"|__mod_lruvec|mod_lruvec|__count_vm_event|lru_|__folio_batch|folio_batch"
     r"|folios_put|__folio_put|__page_cache_release|zone_watermark|__zone_watermark"
-    r"|__putback_isolated|move_freepages|__list_del_entry_valid)")
+    r"|__putback_isolated|move_freepages|__list_del_entry_valid|clear_highpage|clear_page)")
 
 # The layers of a direct read or write through io_uring, by function name,
 # first match wins: the profile sums each mode's instructions per layer, so
-# that what a buffer mode does differently (the first two) stands apart from
-# what every mode pays for the same I/O.
+# that what one buffer mode does and another does not (the first five
+# layers) stands apart from the path every mode takes.  The dma-buf token's
+# layer is all the dma-buf path adds, its import included; the ioctls' layer
+# counts their handlers, their syscall entry and exit going to the syscall
+# layer.
 LAYERS = [
-    ("dma-buf token", r"dma_token_|blkdev_dma_token_check|iov_iter_dma_token"),
-    ("dma-buf CPU access (sync ioctl)", r"dma_buf_|dma_resv_|dma_fence_|system_heap_"
-     r"|__x64_sys_ioctl|__do_sys_ioctl|do_vfs_ioctl"),
-    ("per-I/O buffer mapping", r"dma_|iommu_|__iommu|intel_|qi_|domain_|pfn_to_dma_pte"
-     r"|cache_tag_|iova|alloc_iova|free_iova|__alloc_and_insert_iova|__iova_to_phys"
-     r"|__map_range|__unmap_range|vtdss_|make_range|pt_iommu_|gather_range|do_map$"
-     r"|clflush_cache_range"
-     r"|bio_iov_iter|iov_iter_bvec|iov_iter_extract|gup_|pin_user|unpin_user"
-     r"|blk_mq_sched_bio_merge|blk_attempt_plug_merge|bio_set_pages_dirty"),
-    ("syscall entry and exit", r"entry_SYSCALL|do_syscall|syscall_|__x64_sys_io_uring_enter"),
-    ("io_uring", r"io_|__io_|fget|fput|rw_verify_area|kiocb"),
-    ("block device file", r"blkdev_|__blkdev_"),
+    ("dma-buf token", r"dma_token_|\w*dma_token_create|blkdev_dma_token_check"
+     r"|iov_iter_dma_token"),
+    ("dma-buf ioctls (sync, heap alloc)", r"dma_buf_|dma_resv_|dma_fence_|dma_heap_"
+     r"|system_heap_|__x64_sys_ioctl|__do_sys_ioctl|do_vfs_ioctl"),
+    ("per-I/O buffer mapping", r"dma_|__dma_|iommu_|__iommu|intel_|qi_|domain_"
+     r"|pfn_to_dma_pte|cache_tag_|iova|alloc_iova|free_iova|remove_iova"
+     r"|__alloc_and_insert_iova|__iova_to_phys|__map_range|__unmap_range|vtdss_"
+     r"|make_range|pt_iommu_|gather_range|do_map$|clflush_cache_range"
+     r"|gup_|pin_user|unpin_user|iov_iter_extract|bio_iov_iter_get_pages"
+     r"|__bio_iov_iter_get_pages|bio_set_pages_dirty"),
+    ("buffer import (bvec iterator)", r"bio_iov_iter_set|iov_iter_bvec"),
+    ("merge attempts", r"blk_mq_sched_bio_merge|blk_attempt_plug_merge"
+     r"|blk_bio_list_merge|blk_mq_attempt_bio_merge"),
+    ("syscall entry and exit", r"entry_SYSCALL|do_syscall|syscall_|x64_sys_call$"),
+    ("io_uring", r"io_(?!schedule)|__io_|__x64_sys_io_uring|fget|fput|rw_verify_area"),
+    ("file system (ext4, XFS, iomap)", r"ext4_|__ext4_|xfs_|iomap_|__iomap_|jbd2_"
+     r"|crc32c"),
+    ("block device file", r"blkdev_|__blkdev_|kiocb_write_and_wait|I_BDEV"),
     ("bio", r"bio_"),
     ("submit_bio", r"submit_bio|__submit_bio"),
-    ("I/O statistics", r"blk_account_io|update_io_ticks|ktime_get|bdev_start_io|part_stat"),
+    ("I/O statistics, clock reads", r"blk_account_io|update_io_ticks|ktime_get"
+     r"|bdev_start_io|part_stat"),
     ("blk-mq tags and requests", r"sbitmap|__sbitmap|blk_mq_get_tag|__blk_mq_get_tag"
-     r"|blk_mq_get_budget|__blk_mq_alloc|blk_mq_rq_ctx|_find_next|blk_mq_put_tag"),
+     r"|blk_mq_get_budget|__blk_mq_alloc|blk_mq_rq_ctx|_find_next_zero_bit"
+     r"|blk_mq_put_tag"),
     ("blk-mq", r"blk_|__blk_"),
     ("nvme", r"nvme_"),
-    ("interrupts", r"handle_|__handle_irq|note_interrupt|add_interrupt|fast_mix|error_entry"
-     r"|common_interrupt|__common_interrupt|asm_common_interrupt|irq_|__irq"),
+    ("interrupts", r"handle_edge_irq|handle_fasteoi_irq|handle_irq_event|__handle_irq"
+     r"|note_interrupt|add_interrupt|fast_mix|error_entry|common_interrupt"
+     r"|__common_interrupt|asm_common_interrupt|irqentry_|apic_|native_apic_"
+     r"|restore_regs_and_return|irq_|__irq"),
 ]
 LAYER_RES = [(n, re.compile("^(?:%s)" % rx)) for n, rx in LAYERS]
+OTHER_LAYER = "other (scheduler, locks, timers)"
 
 
 def layer_of(func):
     for n, rx in LAYER_RES:
         if rx.match(func):
             return n
-    return "other (scheduler, locks, timers)"
+    return OTHER_LAYER
 
 
 def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
@@ -919,12 +933,15 @@ def profile(outdir, iommu, workload, modes=("fixed", "dmabuf"), top=30):
     layer = {m: {} for m in modes}
     for m in modes:
         for k, v in rest[m].items():
-            layer[m][layer_of(k)] = layer[m].get(layer_of(k), 0) + v
-    names = [n for n, _ in LAYERS] + ["other (scheduler, locks, timers)"]
-    for n in names:
+            n = layer_of(k)
+            layer[m][n] = layer[m].get(n, 0) + v
+    for n in [n for n, _ in LAYERS] + [OTHER_LAYER]:
         if any(round(layer[m].get(n, 0)) for m in modes):
             lines.append("%-40s%s %+10.0f" % (n, "".join(" %10.0f" % layer[m].get(n, 0) for m in modes),
                                               layer[last].get(n, 0) - layer[first].get(n, 0)))
+    tot = {m: sum(layer[m].values()) for m in modes}
+    lines.append("%-40s%s %+10.0f" % ("total", "".join(" %10.0f" % tot[m] for m in modes),
+                                      tot[last] - tot[first]))
     txt = "\n".join(lines)
     print(txt)
     with open(os.path.join(outdir, name + ".txt"), "w") as f:
