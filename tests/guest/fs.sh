@@ -48,7 +48,7 @@
 #       the machine (d s); then fio writes 16 MiB on file A from a
 #       dma-heap buffer (64 KiB random writes at QD 32; no fallocate, so
 #       its first pass allocates) and reads them back verified, over and
-#       over for 10 d s, while on file B the script
+#       over for 10 d s (at least 60), while on file B the script
 #       writes (scattered among another file's blocks), defragments (e4defrag
 #       or xfs_fsr), truncates, extends and punches a hole in, and freezes
 #       and thaws the file system (fsfreeze), round after round; on ext4
@@ -227,6 +227,8 @@ registered() {
 	echo "# $_r dma-buf registrations for $1"
 }
 size_of() { stat -c %s "$1"; }
+# secs: the guest's uptime in whole seconds
+secs() { cut -d. -f1 /proc/uptime; }
 # size_is FILE BYTES WHY
 size_is() {
 	_s=$(size_of "$1")
@@ -352,6 +354,13 @@ race_round() {
 	sleep 0.2
 	fsfreeze --unfreeze $mnt || fail "round $n: fsfreeze --unfreeze $mnt failed"
 	frozen=
+}
+
+# timed_round: race_round, and its time in seconds, rounded up, in rl
+timed_round() {
+	_r0=$(secs)
+	race_round
+	rl=$(( $(secs) - _r0 + 1 ))
 }
 
 v="--verify=crc32c --verify_fatal=1"
@@ -495,9 +504,8 @@ races)
 	# Round 0, before fio, times a round on this machine (a loaded one
 	# takes several times as long), taken as 2 to 15 s; what its
 	# defragmentation did is not counted (fio was not running)
-	t0=$(cut -d. -f1 /proc/uptime)
-	race_round
-	rl=$(( $(cut -d. -f1 /proc/uptime) - t0 + 1 ))
+	t0=$(secs)
+	timed_round
 	d=$rl
 	[ $d -ge 2 ] || d=2
 	[ $d -le 15 ] || d=15
@@ -525,7 +533,7 @@ races)
 		fsfio_bg races$pass $a $heap --rw=randwrite --bs=64k --iodepth=32 \
 			--size=16M --fallocate=none --loops=100000 --runtime=$run $v \
 			--verify_interval=4k
-		t=$(cut -d. -f1 /proc/uptime) n0=$n
+		t=$(secs) n0=$n
 		# until fio has written a quarter of A (e4defrag then has
 		# extents to move)
 		k=0
@@ -550,11 +558,9 @@ races)
 			dpid=$!
 		fi
 		while kill -0 $pid 2>/dev/null && [ $n -lt 100 ] &&
-		      [ $(( $(cut -d. -f1 /proc/uptime) - t0 + rl )) -le 480 ]; do
+		      [ $(( $(secs) - t0 + rl )) -le 480 ]; do
 			n=$((n + 1))
-			rs=$(cut -d. -f1 /proc/uptime)
-			race_round
-			rl=$(( $(cut -d. -f1 /proc/uptime) - rs + 1 ))
+			timed_round
 			kill -0 $pid 2>/dev/null && during=$((during + 1))
 		done
 		fsfio_end
@@ -574,7 +580,7 @@ races)
 		[ $during -lt 2 ] || break
 		[ $pass -lt 2 ] ||
 			fail "fio ended after $during rounds in $pass runs: the races did not overlap its I/O"
-		now=$(cut -d. -f1 /proc/uptime)
+		now=$(secs)
 		r=$(( (now - t) / (n - n0 > 0 ? n - n0 : 1) + 1 ))
 		run=$((3 * r))
 		[ $run -le $((420 - (now - t0) - r)) ] || run=$((420 - (now - t0) - r))
